@@ -1,0 +1,256 @@
+//! The composition root: the only place that names concrete adapters (SQLite, redb),
+//! builds the shared state, starts the listeners and the background worker, and stops
+//! them in order. `main` and the integration tests start the server through here.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::web::Data;
+use actix_web::{App, HttpServer};
+use anyhow::Context;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::{PasswordHasher, PasswordParams, SecretBox, random_token};
+use crate::events::Events;
+use crate::flow::{FlowEngine, FlowServices};
+use crate::session::Sessions;
+use crate::store::memory_kv::MemoryKv;
+use crate::store::redb_kv::RedbKv;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{CatalogHandle, Db, Ephemeral, Kv};
+use crate::web::templates::Templates;
+use crate::web::{AppState, configure, security_headers};
+
+/// Where ephemeral state lives; tests may keep it in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvChoice {
+    Redb,
+    Memory,
+}
+
+pub struct RunningApp {
+    pub http_addr: Option<SocketAddr>,
+    pub https_addr: Option<SocketAddr>,
+    /// The path and query of the setup link while setup is pending.
+    pub setup_path: Option<String>,
+    handle: ServerHandle,
+    server: JoinHandle<std::io::Result<()>>,
+    worker: JoinHandle<()>,
+    kv: Arc<dyn Kv>,
+}
+
+impl RunningApp {
+    /// Stops accepting, lets requests in flight finish, then makes ephemeral state durable.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.server.await;
+        self.worker.abort();
+        let _ = self.worker.await;
+        if let Err(error) = self.kv.flush() {
+            tracing::error!(%error, "could not flush ephemeral state");
+        }
+    }
+
+    /// Runs until the server stops (it does not stop by itself).
+    pub async fn wait_for_signal(self) {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+pub async fn start(settings: Settings, clock: Arc<dyn Clock>, kv_choice: KvChoice) -> anyhow::Result<RunningApp> {
+    let started = std::time::Instant::now();
+    let data_dir = settings.data_dir.clone();
+    create_private_dir(&data_dir)?;
+    let secret_key = load_secret_key(&settings, &data_dir)?;
+    let store = SqliteStore::open(&data_dir.join("gatehouse.db"))
+        .with_context(|| format!("opening {}", data_dir.join("gatehouse.db").display()))?;
+    let kv: Arc<dyn Kv> = match kv_choice {
+        KvChoice::Redb => Arc::new(RedbKv::open(&data_dir.join("ephemeral.redb"))?),
+        KvChoice::Memory => Arc::new(MemoryKv::new()),
+    };
+    let db = Db::new(Arc::new(store));
+    let hashing = &settings.password_hashing;
+    let hasher = PasswordHasher::new(
+        PasswordParams {
+            memory_kib: hashing.memory_kib,
+            iterations: hashing.iterations,
+            parallelism: hashing.parallelism,
+        },
+        hashing.max_concurrent,
+    )?;
+    let secret_box = SecretBox::from_secret_key(&secret_key);
+    let report = crate::bootstrap::prepare(&db, &settings, &hasher, &secret_box, clock.as_ref()).await?;
+    let catalog = CatalogHandle::default();
+    catalog.reload(&db).await?;
+
+    let ephemeral = Ephemeral::new(Arc::clone(&kv), Arc::clone(&clock));
+    let sessions = Sessions::new(
+        ephemeral.clone(),
+        settings.session.idle_timeout_secs,
+        settings.session.absolute_timeout_secs,
+    );
+    let events = Events::new(db.clone(), Arc::clone(&clock));
+    let flows = FlowEngine::new(FlowServices {
+        db: db.clone(),
+        ephemeral: ephemeral.clone(),
+        catalog: catalog.clone(),
+        sessions: sessions.clone(),
+        hasher: hasher.clone(),
+        events: events.clone(),
+    });
+    let settings = Arc::new(settings);
+    let state = Data::new(AppState {
+        settings: Arc::clone(&settings),
+        db,
+        catalog,
+        ephemeral: ephemeral.clone(),
+        sessions,
+        flows,
+        hasher,
+        events,
+        clock,
+        templates: Templates::new(Some(data_dir.join("templates"))),
+        secret_box,
+        csrf_key: crate::crypto::digest::hmac_sha256(secret_key.as_bytes(), b"gatehouse/csrf/v1"),
+    });
+
+    let (server, http_addr, https_addr) = build_server(&settings, state, &data_dir)?;
+    let handle = server.handle();
+    let server = tokio::spawn(server);
+    let worker = tokio::spawn(crate::tasks::run(ephemeral, Arc::clone(&kv)));
+    let setup_path = report
+        .setup_token
+        .map(|token| format!("/if/flow/initial-setup/?token={token}"));
+    announce(http_addr, https_addr, setup_path.as_deref(), started);
+    Ok(RunningApp {
+        http_addr,
+        https_addr,
+        setup_path,
+        handle,
+        server,
+        worker,
+        kv,
+    })
+}
+
+type Bound = (actix_web::dev::Server, Option<SocketAddr>, Option<SocketAddr>);
+
+fn build_server(settings: &Settings, state: Data<AppState>, data_dir: &Path) -> anyhow::Result<Bound> {
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(security_headers())
+            .configure(|config| configure(config, state.clone()))
+    })
+    .workers(settings.web.workers)
+    .client_request_timeout(Duration::from_secs(settings.web.request_timeout_secs))
+    .client_disconnect_timeout(Duration::from_secs(5))
+    .keep_alive(Duration::from_secs(75))
+    .max_connection_rate(256)
+    .shutdown_timeout(10)
+    .disable_signals();
+    if let Some(addr) = settings.listen.http {
+        server = server
+            .bind(addr)
+            .with_context(|| format!("listen.http: cannot listen on {addr}"))?;
+    }
+    if let Some(addr) = settings.listen.https {
+        let tls = crate::crypto::tls::load_or_create_server_config(&data_dir.join("tls"))?;
+        server = server
+            .bind_rustls_0_23(addr, (*tls).clone())
+            .with_context(|| format!("listen.https: cannot listen on {addr}"))?;
+    }
+    let mut http_addr = None;
+    let mut https_addr = None;
+    for (addr, scheme) in server.addrs_with_scheme() {
+        match scheme {
+            "https" => https_addr = https_addr.or(Some(addr)),
+            _ => http_addr = http_addr.or(Some(addr)),
+        }
+    }
+    Ok((server.run(), http_addr, https_addr))
+}
+
+fn announce(http: Option<SocketAddr>, https: Option<SocketAddr>, setup_path: Option<&str>, started: std::time::Instant) {
+    let elapsed_ms = started.elapsed().as_millis();
+    tracing::info!(http = ?http, https = ?https, elapsed_ms, "gatehouse is ready");
+    if let Some(path) = setup_path {
+        let base = match (http, https) {
+            (Some(addr), _) => format!("http://{}", display_host(addr)),
+            (None, Some(addr)) => format!("https://{}", display_host(addr)),
+            _ => String::new(),
+        };
+        tracing::warn!(
+            "initial setup: open {base}{path} to choose the akadmin password (the link works once; \
+             restart for a new one)"
+        );
+    }
+}
+
+/// `0.0.0.0:9000` is not something to type into a browser: show `localhost:9000`.
+fn display_host(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("data_dir: cannot create {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+/// The configured secret key, or the one kept in `secret.key` (generated on first start,
+/// mode 0600). It signs CSRF tokens and seals secrets at rest, so it must not change.
+pub fn load_secret_key(settings: &Settings, data_dir: &Path) -> anyhow::Result<String> {
+    if let Some(key) = &settings.secret_key {
+        return Ok(key.expose().to_owned());
+    }
+    let path = data_dir.join("secret.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
+        Ok(_) | Err(_) if !path.exists() || std::fs::metadata(&path).map(|m| m.len() == 0).unwrap_or(true) => {
+            let key = random_token(48);
+            crate::fsutil::write_private(&path, key.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated a new secret key");
+            Ok(key)
+        }
+        Ok(_) => Ok(String::new()),
+        Err(error) => Err(anyhow::anyhow!("cannot read {}: {error}", path.display())),
+    }
+}
+
+pub use crate::clock::SystemClock;
+
+/// Starts with the system clock and redb, as `gatehouse serve` does.
+pub async fn start_default(settings: Settings) -> anyhow::Result<RunningApp> {
+    start(settings, Arc::new(SystemClock), KvChoice::Redb).await
+}

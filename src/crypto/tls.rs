@@ -1,0 +1,86 @@
+//! The HTTPS certificate: a self-signed one is generated on first start and kept in the
+//! data directory (`tls/cert.pem`, `tls/key.pem`, key mode 0600), so the fingerprint a
+//! browser was told to trust survives restarts.
+
+use std::io::BufReader;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("TLS certificate: {0}")]
+    Certificate(String),
+}
+
+/// Loads `dir/cert.pem` + `dir/key.pem`, generating both first when missing.
+pub fn load_or_create_server_config(dir: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    if !cert_path.exists() || !key_path.exists() {
+        create_self_signed(dir, &cert_path, &key_path)?;
+    }
+    server_config_from_files(&cert_path, &key_path)
+}
+
+fn create_self_signed(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(), TlsError> {
+    let file_error = |path: &Path, error: std::io::Error| TlsError::File {
+        path: path.display().to_string(),
+        reason: error.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+    let key = rcgen::KeyPair::generate().map_err(|e| TlsError::Certificate(e.to_string()))?;
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .map_err(|e| TlsError::Certificate(e.to_string()))?;
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        "gatehouse self-signed certificate",
+    );
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "gatehouse");
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    // Self-signed certificates are trusted by pinning, not by CA rules: ten years avoids a
+    // surprise expiry on an appliance nobody logs into for a while.
+    params.not_after = now + time::Duration::days(3650);
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| TlsError::Certificate(e.to_string()))?;
+    crate::fsutil::write_private(key_path, key.serialize_pem().as_bytes())
+        .map_err(|e| file_error(key_path, e))?;
+    std::fs::write(cert_path, cert.pem()).map_err(|e| file_error(cert_path, e))?;
+    Ok(())
+}
+
+pub fn server_config_from_files(
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let open = |path: &Path| {
+        std::fs::File::open(path)
+            .map(BufReader::new)
+            .map_err(|e| TlsError::File {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })
+    };
+    let certs = rustls_pemfile::certs(&mut open(cert_path)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::Certificate(e.to_string()))?;
+    let key = rustls_pemfile::private_key(&mut open(key_path)?)
+        .map_err(|e| TlsError::Certificate(e.to_string()))?
+        .ok_or_else(|| TlsError::Certificate(format!("no key in {}", key_path.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Certificate(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError::Certificate(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}

@@ -1,0 +1,204 @@
+//! The executor: loads or plans the execution, shows the current stage's challenge,
+//! hands a response to the current stage, and runs stages that need no input until one
+//! does or the plan is done.
+
+use serde_json::json;
+
+use crate::model::{EventAction, Flow, FlowDesignation};
+use crate::store::Catalog;
+
+use super::challenge::{StageResponse, add_flow_info};
+use super::execution::{EXECUTION_TTL_SECS, FlowExecution, NAMESPACE, execution_key};
+use super::planner::{Plan, SETUP_TOKEN_META, plan};
+use super::stages::{self, StageCall, StageStep};
+use super::{
+    FlowError, FlowOutcome, FlowRequest, FlowResult, FlowServices, FlowStep, SessionChange,
+};
+
+#[derive(Clone)]
+pub struct FlowEngine {
+    services: FlowServices,
+}
+
+impl FlowEngine {
+    pub fn new(services: FlowServices) -> FlowEngine {
+        FlowEngine { services }
+    }
+
+    pub fn services(&self) -> &FlowServices {
+        &self.services
+    }
+
+    /// The current challenge of the browser's execution, planning one if needed.
+    pub async fn current(&self, request: &FlowRequest) -> FlowResult<FlowOutcome> {
+        let catalog = self.services.catalog.load();
+        let flow = catalog.flow(&request.slug).ok_or(FlowError::FlowNotFound)?;
+        let mut session = SessionChange::Unchanged;
+        let mut execution = match self.load_or_plan(&catalog, flow, request).await? {
+            Ok(execution) => execution,
+            Err(denied) => return Ok(denied),
+        };
+        let step = self
+            .advance(&catalog, flow, request, &mut execution, &mut session)
+            .await?;
+        Ok(FlowOutcome { step, session })
+    }
+
+    /// Answers the current stage with `response` and moves on as far as possible.
+    pub async fn submit(
+        &self,
+        request: &FlowRequest,
+        response: StageResponse,
+    ) -> FlowResult<FlowOutcome> {
+        let catalog = self.services.catalog.load();
+        let flow = catalog.flow(&request.slug).ok_or(FlowError::FlowNotFound)?;
+        let mut session = SessionChange::Unchanged;
+        let mut execution = match self.load_or_plan(&catalog, flow, request).await? {
+            Ok(execution) => execution,
+            Err(denied) => return Ok(denied),
+        };
+        let Some(stage_id) = execution.current_stage() else {
+            let step = self.finish(flow, &mut execution, request).await?;
+            return Ok(FlowOutcome { step, session });
+        };
+        let stage = catalog
+            .stage(stage_id)
+            .ok_or_else(|| FlowError::Misconfigured(format!("stage {stage_id} is missing")))?;
+        let outcome = {
+            let mut call = StageCall {
+                services: &self.services,
+                catalog: &catalog,
+                request,
+                execution: &mut execution,
+                session_change: &mut session,
+            };
+            stages::submit(stage, &mut call, &response).await?
+        };
+        let step = match outcome {
+            StageStep::Next => {
+                execution.position += 1;
+                self.advance(&catalog, flow, request, &mut execution, &mut session)
+                    .await?
+            }
+            other => self.settle(flow, request, &mut execution, other).await?,
+        };
+        Ok(FlowOutcome { step, session })
+    }
+
+    async fn load_or_plan(
+        &self,
+        catalog: &Catalog,
+        flow: &Flow,
+        request: &FlowRequest,
+    ) -> FlowResult<Result<FlowExecution, FlowOutcome>> {
+        let key = execution_key(&request.browser_key, &flow.slug);
+        let stored: Option<FlowExecution> = self.services.ephemeral.get(NAMESPACE, &key)?;
+        if let Some(execution) = stored.filter(|execution| execution.flow == flow.id) {
+            return Ok(Ok(execution));
+        }
+        match plan(&self.services, catalog, flow, request).await? {
+            Plan::Ready(execution) => Ok(Ok(execution)),
+            Plan::Denied(message) => Ok(Err(FlowOutcome {
+                step: FlowStep::Denied(message),
+                session: SessionChange::Unchanged,
+            })),
+        }
+    }
+
+    /// Runs stages from the current position until one asks for input or the plan ends.
+    async fn advance(
+        &self,
+        catalog: &Catalog,
+        flow: &Flow,
+        request: &FlowRequest,
+        execution: &mut FlowExecution,
+        session: &mut SessionChange,
+    ) -> FlowResult<FlowStep> {
+        loop {
+            let Some(stage_id) = execution.current_stage() else {
+                return self.finish(flow, execution, request).await;
+            };
+            let stage = catalog
+                .stage(stage_id)
+                .ok_or_else(|| FlowError::Misconfigured(format!("stage {stage_id} is missing")))?;
+            let outcome = {
+                let mut call = StageCall {
+                    services: &self.services,
+                    catalog,
+                    request,
+                    execution: &mut *execution,
+                    session_change: &mut *session,
+                };
+                stages::enter(stage, &mut call).await?
+            };
+            match outcome {
+                StageStep::Next => execution.position += 1,
+                other => return self.settle(flow, request, execution, other).await,
+            }
+        }
+    }
+
+    /// Stores the execution behind a challenge, or drops it when the flow was denied.
+    async fn settle(
+        &self,
+        flow: &Flow,
+        request: &FlowRequest,
+        execution: &mut FlowExecution,
+        outcome: StageStep,
+    ) -> FlowResult<FlowStep> {
+        let key = execution_key(&request.browser_key, &flow.slug);
+        match outcome {
+            StageStep::Challenge(mut challenge) => {
+                add_flow_info(&mut challenge, flow);
+                self.services
+                    .ephemeral
+                    .put(NAMESPACE, &key, execution, EXECUTION_TTL_SECS)?;
+                Ok(FlowStep::Challenge(challenge))
+            }
+            StageStep::Deny(message) => {
+                self.services.ephemeral.delete(NAMESPACE, &key)?;
+                Ok(FlowStep::Denied(message))
+            }
+            StageStep::Next => self.finish(flow, execution, request).await,
+        }
+    }
+
+    async fn finish(
+        &self,
+        flow: &Flow,
+        execution: &mut FlowExecution,
+        request: &FlowRequest,
+    ) -> FlowResult<FlowStep> {
+        let key = execution_key(&request.browser_key, &flow.slug);
+        self.services.ephemeral.delete(NAMESPACE, &key)?;
+        if execution.context.setup_claimed {
+            self.services
+                .db
+                .write(|tx| {
+                    tx.delete_meta(SETUP_TOKEN_META)?;
+                    tx.set_meta("setup_completed", "true")
+                })
+                .await?;
+            self.services
+                .events
+                .record(
+                    EventAction::SetupCompleted,
+                    None,
+                    request.client.ip.as_deref(),
+                    json!({"flow": flow.slug}),
+                )
+                .await;
+        }
+        let fallback = match flow.designation {
+            FlowDesignation::Invalidation => "/",
+            _ if execution.context.setup_claimed => "/if/admin/",
+            _ => "/if/user/",
+        };
+        let to = execution
+            .context
+            .next
+            .clone()
+            .unwrap_or_else(|| fallback.to_owned());
+        Ok(FlowStep::Redirect(to))
+    }
+}

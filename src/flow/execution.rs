@@ -1,0 +1,54 @@
+//! A flow execution: the plan (stages in order), the position in it, and the context the
+//! stages share. Kept in the `Kv` between requests, keyed by the browser's flow key and
+//! the flow slug, and dropped when the flow ends.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::sha256_hex;
+use crate::model::{FlowId, StageId, Timestamp, UserId};
+
+pub const NAMESPACE: &str = "flow";
+/// An unfinished flow is forgotten after half an hour of inactivity.
+pub const EXECUTION_TTL_SECS: u64 = 1800;
+
+/// The user a flow is about. `Pretend` carries what was typed when nobody matched, so
+/// the next stage looks the same as for a real account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum PendingUser {
+    Known(UserId),
+    Pretend(String),
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FlowContext {
+    pub pending_user: Option<PendingUser>,
+    /// Values collected by prompt stages, by field key.
+    pub prompt_data: serde_json::Map<String, serde_json::Value>,
+    pub password_failures: u32,
+    /// How the pending user proved who they are ("password", ...).
+    pub methods: Vec<String>,
+    pub next: Option<String>,
+    /// Set when the flow was opened with the one-time setup link.
+    pub setup_claimed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FlowExecution {
+    pub flow: FlowId,
+    pub plan: Vec<StageId>,
+    pub position: usize,
+    pub context: FlowContext,
+    pub started: Timestamp,
+}
+
+impl FlowExecution {
+    pub fn current_stage(&self) -> Option<StageId> {
+        self.plan.get(self.position).copied()
+    }
+}
+
+/// The Kv key of an execution; the browser key is hashed so the Kv never holds it.
+pub fn execution_key(browser_key: &str, slug: &str) -> String {
+    sha256_hex(format!("{browser_key}\0{slug}").as_bytes())
+}

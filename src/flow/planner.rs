@@ -1,0 +1,112 @@
+//! Planning: when a browser starts a flow, check who may start it and lay out the stages
+//! in binding order. (Policy bindings on stage bindings arrive with the policy engine.)
+
+use crate::crypto::{constant_time_eq, sha256_hex};
+use crate::model::{Flow, FlowAuthentication, UserId};
+use crate::store::Catalog;
+
+use super::execution::{FlowContext, FlowExecution, PendingUser};
+use super::{FlowRequest, FlowResult, FlowServices, safe_next};
+
+/// The meta key holding `<sha256 of the setup token>:<user id>` until the link is used.
+pub const SETUP_TOKEN_META: &str = "setup_token";
+
+pub(super) enum Plan {
+    Ready(FlowExecution),
+    Denied(String),
+}
+
+pub(super) async fn plan(
+    services: &FlowServices,
+    catalog: &Catalog,
+    flow: &Flow,
+    request: &FlowRequest,
+) -> FlowResult<Plan> {
+    let mut context = FlowContext {
+        next: safe_next(request.next.as_deref()),
+        ..FlowContext::default()
+    };
+    let session_user = request.session.as_ref().map(|s| s.record.user);
+    match flow.authentication {
+        FlowAuthentication::None => {}
+        FlowAuthentication::RequireAuthenticated => {
+            if session_user.is_none() {
+                return Ok(Plan::Denied("Flow requires authentication.".into()));
+            }
+        }
+        FlowAuthentication::RequireUnauthenticated => {
+            if session_user.is_some() {
+                return Ok(Plan::Denied(
+                    "Flow requires an unauthenticated user.".into(),
+                ));
+            }
+        }
+        FlowAuthentication::RequireSuperuser => {
+            let Some(user) = session_user else {
+                return Ok(Plan::Denied("Flow requires authentication.".into()));
+            };
+            let allowed = services
+                .db
+                .read(move |tx| crate::directory::is_superuser(tx, user))
+                .await?;
+            if !allowed {
+                return Ok(Plan::Denied("Flow requires a superuser.".into()));
+            }
+        }
+        FlowAuthentication::RequireSetupToken => {
+            let presented = request.setup_token.clone().unwrap_or_default();
+            let Some(user) = claim_setup_token(services, presented).await? else {
+                return Ok(Plan::Denied(
+                    "This setup link is invalid or was already used. Restart gatehouse to \
+                     get a new one in its log, or use `gatehouse recovery-key akadmin`."
+                        .into(),
+                ));
+            };
+            context.pending_user = Some(PendingUser::Known(user));
+            context.setup_claimed = true;
+        }
+    }
+    let plan = catalog
+        .bindings(flow.id)
+        .iter()
+        .map(|binding| binding.stage)
+        .collect();
+    Ok(Plan::Ready(FlowExecution {
+        flow: flow.id,
+        plan,
+        position: 0,
+        context,
+        started: services.ephemeral.now(),
+    }))
+}
+
+/// Takes the setup token if it matches: the first opener claims it, nobody else can.
+async fn claim_setup_token(
+    services: &FlowServices,
+    presented: String,
+) -> FlowResult<Option<UserId>> {
+    if presented.is_empty() {
+        return Ok(None);
+    }
+    let presented_digest = sha256_hex(presented.as_bytes());
+    let claimed = services
+        .db
+        .write(move |tx| {
+            let Some(stored) = tx.meta(SETUP_TOKEN_META)? else {
+                return Ok(None);
+            };
+            let Some((digest, user)) = stored.split_once(':') else {
+                return Ok(None);
+            };
+            if !constant_time_eq(digest.as_bytes(), presented_digest.as_bytes()) {
+                return Ok(None);
+            }
+            let Ok(user) = user.parse::<i64>() else {
+                return Ok(None);
+            };
+            tx.delete_meta(SETUP_TOKEN_META)?;
+            Ok(Some(UserId(user)))
+        })
+        .await?;
+    Ok(claimed)
+}

@@ -1,0 +1,84 @@
+//! The user login stage: turns the pending, proven user into a signed-in session. A new
+//! session token is issued on every login (and the previous one revoked), so a token
+//! planted before sign-in is worthless after it (session fixation).
+
+use serde_json::json;
+
+use crate::flow::challenge::{StageResponse, challenge, flag};
+use crate::flow::{FlowResult, SessionChange};
+use crate::model::EventAction;
+use crate::model::stage::{UserLoginStage, parse_timedelta};
+
+use super::{StageCall, StageStep};
+
+pub async fn enter(settings: &UserLoginStage, call: &mut StageCall<'_>) -> FlowResult<StageStep> {
+    if remember_me_offset(settings) > 0 {
+        return Ok(StageStep::Challenge(challenge(
+            "ak-stage-user-login",
+            json!({}),
+        )));
+    }
+    log_in(settings, call, false).await
+}
+
+pub async fn submit(
+    settings: &UserLoginStage,
+    call: &mut StageCall<'_>,
+    response: &StageResponse,
+) -> FlowResult<StageStep> {
+    log_in(settings, call, flag(response, "remember_me")).await
+}
+
+fn remember_me_offset(settings: &UserLoginStage) -> u64 {
+    parse_timedelta(&settings.remember_me_offset).unwrap_or(0)
+}
+
+async fn log_in(
+    settings: &UserLoginStage,
+    call: &mut StageCall<'_>,
+    remember_me: bool,
+) -> FlowResult<StageStep> {
+    let Some(user) = call.pending_user().await? else {
+        return Ok(StageStep::Deny("No user to sign in.".into()));
+    };
+    if !user.is_active {
+        return Ok(StageStep::Deny("No user to sign in.".into()));
+    }
+    let duration = parse_timedelta(&settings.session_duration).unwrap_or(0);
+    let extra = if remember_me {
+        remember_me_offset(settings)
+    } else {
+        0
+    };
+    let lifetime = duration.saturating_add(extra);
+    let methods = call.execution.context.methods.clone();
+    let (token, _) = call.services.sessions.create(
+        user.id,
+        &call.request.client,
+        (lifetime > 0).then_some(lifetime),
+        methods.clone(),
+    )?;
+    if let Some(previous) = &call.request.session {
+        call.services.sessions.revoke_digest(&previous.digest)?;
+    }
+    let now = call.services.ephemeral.now();
+    let user_id = user.id;
+    call.services
+        .db
+        .write(move |tx| tx.set_last_login(user_id, now))
+        .await?;
+    *call.session_change = SessionChange::Started {
+        token,
+        max_age_secs: (lifetime > 0).then_some(lifetime),
+    };
+    call.services
+        .events
+        .record(
+            EventAction::Login,
+            Some(&user),
+            call.request.client.ip.as_deref(),
+            json!({"auth_method": methods.first().map(String::as_str).unwrap_or("flow"), "flow": call.request.slug}),
+        )
+        .await;
+    Ok(StageStep::Next)
+}

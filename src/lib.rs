@@ -1,0 +1,18 @@
+//! gatehouse: an identity provider in one binary. See ARCHITECTURE in the README for the
+//! map of modules; `app` is the composition root.
+
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod directory;
+pub mod events;
+pub mod flow;
+pub mod fsutil;
+pub mod model;
+pub mod session;
+pub mod store;
+pub mod web;
+pub mod app;
+pub mod bootstrap;
+pub mod tasks;
+pub mod cli;

@@ -1,0 +1,59 @@
+//! Audit events: every security decision leaves one, with who, from where and what.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Timestamp, UserId};
+
+/// authentik's event action names where one exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventAction {
+    Login,
+    LoginFailed,
+    Logout,
+    PasswordSet,
+    ModelCreated,
+    ModelUpdated,
+    ModelDeleted,
+    SecretView,
+    SetupCompleted,
+    RecoveryLinkCreated,
+    SuspiciousRequest,
+    ConfigurationError,
+}
+
+impl EventAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventAction::Login => "login",
+            EventAction::LoginFailed => "login_failed",
+            EventAction::Logout => "logout",
+            EventAction::PasswordSet => "password_set",
+            EventAction::ModelCreated => "model_created",
+            EventAction::ModelUpdated => "model_updated",
+            EventAction::ModelDeleted => "model_deleted",
+            EventAction::SecretView => "secret_view",
+            EventAction::SetupCompleted => "setup_completed",
+            EventAction::RecoveryLinkCreated => "recovery_link_created",
+            EventAction::SuspiciousRequest => "suspicious_request",
+            EventAction::ConfigurationError => "configuration_error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventUser {
+    pub pk: UserId,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: Uuid,
+    pub action: EventAction,
+    pub user: Option<EventUser>,
+    pub client_ip: Option<String>,
+    pub context: serde_json::Value,
+    pub created: Timestamp,
+}

@@ -1,0 +1,120 @@
+//! Signed-in sessions, kept in the `Kv` so they survive restarts. The browser holds a
+//! random token; the Kv key is its SHA-256, so a copy of the Kv file alone cannot be
+//! replayed as cookies. Each session has an absolute expiry and an idle timeout; the
+//! idle clock is pushed forward at most once a minute to keep reads cheap.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{random_token, sha256_hex};
+use crate::model::{Timestamp, UserId};
+use crate::store::{Ephemeral, StoreResult};
+
+const NAMESPACE: &str = "session";
+/// How stale `last_seen` may get before a request writes it back.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub user: UserId,
+    pub created: Timestamp,
+    pub expires_at: Timestamp,
+    pub last_seen: Timestamp,
+    pub idle_timeout_secs: u64,
+    pub client_ip: Option<String>,
+    pub user_agent: String,
+    /// How the user proved who they are ("password", "token", ...).
+    pub methods: Vec<String>,
+}
+
+/// A session found from a presented token.
+#[derive(Debug, Clone)]
+pub struct ActiveSession {
+    /// The Kv key (SHA-256 of the token); identifies the session without revealing it.
+    pub digest: String,
+    pub record: SessionRecord,
+}
+
+/// What the caller knows about the client when a session starts.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: String,
+}
+
+#[derive(Clone)]
+pub struct Sessions {
+    ephemeral: Ephemeral,
+    idle_timeout_secs: u64,
+    absolute_timeout_secs: u64,
+}
+
+impl Sessions {
+    pub fn new(ephemeral: Ephemeral, idle_timeout_secs: u64, absolute_timeout_secs: u64) -> Self {
+        Sessions {
+            ephemeral,
+            idle_timeout_secs,
+            absolute_timeout_secs,
+        }
+    }
+
+    /// Starts a session and returns the token for the cookie. `lifetime_secs` (from the
+    /// login stage) shortens or extends the absolute expiry; `None` uses the default.
+    pub fn create(
+        &self,
+        user: UserId,
+        client: &ClientInfo,
+        lifetime_secs: Option<u64>,
+        methods: Vec<String>,
+    ) -> StoreResult<(String, SessionRecord)> {
+        let now = self.ephemeral.now();
+        let token = random_token(32);
+        let record = SessionRecord {
+            user,
+            created: now,
+            expires_at: now.plus_secs(lifetime_secs.unwrap_or(self.absolute_timeout_secs)),
+            last_seen: now,
+            idle_timeout_secs: self.idle_timeout_secs,
+            client_ip: client.ip.clone(),
+            user_agent: client.user_agent.chars().take(256).collect(),
+            methods,
+        };
+        self.save(&sha256_hex(token.as_bytes()), &record)?;
+        Ok((token, record))
+    }
+
+    /// The live session for a token, if any; refreshes the idle clock when due.
+    pub fn lookup(&self, token: &str) -> StoreResult<Option<ActiveSession>> {
+        if token.is_empty() || token.len() > 128 {
+            return Ok(None);
+        }
+        let digest = sha256_hex(token.as_bytes());
+        let Some(mut record) = self.ephemeral.get::<SessionRecord>(NAMESPACE, &digest)? else {
+            return Ok(None);
+        };
+        let now = self.ephemeral.now();
+        let idle_deadline = record.last_seen.plus_secs(record.idle_timeout_secs);
+        if record.expires_at <= now || idle_deadline <= now {
+            self.ephemeral.delete(NAMESPACE, &digest)?;
+            return Ok(None);
+        }
+        if now.0 - record.last_seen.0 >= TOUCH_INTERVAL_SECS {
+            record.last_seen = now;
+            self.save(&digest, &record)?;
+        }
+        Ok(Some(ActiveSession { digest, record }))
+    }
+
+    pub fn revoke_token(&self, token: &str) -> StoreResult<bool> {
+        self.revoke_digest(&sha256_hex(token.as_bytes()))
+    }
+
+    pub fn revoke_digest(&self, digest: &str) -> StoreResult<bool> {
+        self.ephemeral.delete(NAMESPACE, digest)
+    }
+
+    fn save(&self, digest: &str, record: &SessionRecord) -> StoreResult<()> {
+        let idle_deadline = record.last_seen.plus_secs(record.idle_timeout_secs);
+        let expires = idle_deadline.min(record.expires_at);
+        self.ephemeral.put_until(NAMESPACE, digest, record, expires)
+    }
+}

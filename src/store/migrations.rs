@@ -1,0 +1,170 @@
+//! Schema migrations: the numbered SQL files under `migrations/<backend>/`, embedded in the
+//! binary, and the code that applies the pending ones. Every backend keeps the same
+//! numbered list, so a database moved between backends (or a binary upgraded) knows which
+//! steps it has taken.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+struct Migration {
+    version: u32,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// The SQLite list, in order. Adding a migration: add the file and one line here (a test
+/// checks that the folder and this list agree).
+const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
+}];
+
+/// `(version, name)` of every migration this binary knows, oldest first.
+pub fn known_versions() -> Vec<(u32, &'static str)> {
+    SQLITE.iter().map(|m| (m.version, m.name)).collect()
+}
+
+fn newest_known() -> u32 {
+    SQLITE.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// Brings the database up to the newest schema this binary knows. Each migration runs in
+/// its own transaction, so a failure leaves the database at the last good version.
+/// Refuses a database written by a newer binary rather than guess at its schema.
+pub fn apply_sqlite(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INTEGER PRIMARY KEY,
+            name       TEXT    NOT NULL,
+            applied_at INTEGER NOT NULL
+        )",
+    )
+    .map_err(|e| migration_error("cannot create schema_migrations", &e))?;
+    let applied = applied_versions(conn)?;
+    let newest = newest_known();
+    if let Some(&current) = applied.iter().max()
+        && current > newest
+    {
+        return Err(StoreError::Backend(format!(
+            "database schema version {current} is newer than this gatehouse binary supports \
+             ({newest}); upgrade gatehouse or restore a backup"
+        )));
+    }
+    for migration in SQLITE.iter().filter(|m| !applied.contains(&m.version)) {
+        apply_one(conn, migration)?;
+    }
+    Ok(())
+}
+
+fn applied_versions(conn: &Connection) -> Result<Vec<u32>, StoreError> {
+    let read = |e: rusqlite::Error| migration_error("cannot read schema_migrations", &e);
+    let mut stmt = conn
+        .prepare("SELECT version FROM schema_migrations")
+        .map_err(read)?;
+    let rows = stmt
+        .query_map([], |row| row.get::<_, u32>(0))
+        .map_err(read)?;
+    rows.collect::<Result<Vec<u32>, _>>().map_err(read)
+}
+
+fn apply_one(conn: &mut Connection, migration: &Migration) -> Result<(), StoreError> {
+    let label = format!(
+        "migration {:04}_{} failed",
+        migration.version, migration.name
+    );
+    let fail = |e: rusqlite::Error| migration_error(&label, &e);
+    // IMMEDIATE takes the write lock before re-checking, so two processes starting at once
+    // cannot both run the same step.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(fail)?;
+    let done: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [migration.version],
+            |row| row.get(0),
+        )
+        .map_err(fail)?;
+    if !done {
+        tx.execute_batch(migration.sql).map_err(fail)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at)
+             VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER))",
+            (migration.version, migration.name),
+        )
+        .map_err(fail)?;
+    }
+    tx.commit().map_err(fail)
+}
+
+fn migration_error(context: &str, error: &rusqlite::Error) -> StoreError {
+    if matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    ) {
+        return StoreError::Busy;
+    }
+    StoreError::Backend(format!("{context}: {error}"))
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+
+    /// Every file in the folder is in the list, numbered as its name says, and the list
+    /// is strictly increasing: a file added without a list entry would never run.
+    #[test]
+    fn the_folder_and_the_list_agree() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<String> = known_versions()
+            .iter()
+            .map(|(version, name)| format!("{version:04}_{name}.sql"))
+            .collect();
+        assert_eq!(files, listed);
+        let versions: Vec<u32> = known_versions().iter().map(|(v, _)| *v).collect();
+        assert!(versions.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn applying_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply_sqlite(&mut conn).unwrap();
+        apply_sqlite(&mut conn).unwrap();
+        let count: u32 = conn
+            .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count as usize, SQLITE.len());
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_with_a_clear_message() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply_sqlite(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
+            [],
+        )
+        .unwrap();
+        let error = apply_sqlite(&mut conn).unwrap_err().to_string();
+        let expected = format!(
+            "database schema version 999 is newer than this gatehouse binary supports ({}); \
+             upgrade gatehouse or restore a backup",
+            newest_known()
+        );
+        assert!(error.contains(&expected), "{error}");
+    }
+}

@@ -1,0 +1,196 @@
+//! The `Store` trait and the capability traits a scope exposes, one pair per aggregate.
+//! `Store` is synchronous and object-safe; `StoreExt` adds the generic, value-returning
+//! `read`/`write` helpers on top.
+
+use crate::model::{
+    Event, Flow, FlowId, Group, GroupId, NewGroup, NewUser, Stage, StageBinding, StageId,
+    Timestamp, Token, User, UserId,
+};
+
+use super::{StoreError, StoreResult};
+
+/// A page request for list endpoints. `order_by` names a field from the adapter's allow
+/// list for that resource; unknown names fall back to the default order.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub offset: u64,
+    pub limit: u64,
+    pub search: Option<String>,
+    pub order_by: Option<String>,
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+pub trait UserReads {
+    fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// Case-insensitive match on the username.
+    fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Case-insensitive match on the email; the lowest id wins when several share it.
+    fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// Search covers username, name and email. Order fields: pk, username, name, email,
+    /// last_login.
+    fn list_users(&self, query: &ListQuery) -> StoreResult<Page<User>>;
+    fn count_users(&self) -> StoreResult<u64>;
+    /// The groups the user is a direct member of.
+    fn groups_of_user(&self, id: UserId) -> StoreResult<Vec<Group>>;
+}
+
+pub trait UserWrites {
+    fn insert_user(&self, new: &NewUser) -> StoreResult<User>;
+    /// Writes every mutable field (username, name, email, is_active, type, path,
+    /// attributes); `Conflict("username")` when the name is taken.
+    fn update_user(&self, user: &User) -> StoreResult<()>;
+    fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: Option<&str>,
+        changed: Timestamp,
+    ) -> StoreResult<()>;
+    fn set_last_login(&self, id: UserId, at: Timestamp) -> StoreResult<()>;
+    fn delete_user(&self, id: UserId) -> StoreResult<()>;
+}
+
+pub trait GroupReads {
+    fn group_by_id(&self, id: GroupId) -> StoreResult<Option<Group>>;
+    fn group_by_name(&self, name: &str) -> StoreResult<Option<Group>>;
+    /// Search covers the name. Order fields: name, num_pk, is_superuser.
+    fn list_groups(&self, query: &ListQuery) -> StoreResult<Page<Group>>;
+    fn all_groups(&self) -> StoreResult<Vec<Group>>;
+    fn members_of_group(&self, id: GroupId) -> StoreResult<Vec<UserId>>;
+}
+
+pub trait GroupWrites {
+    fn insert_group(&self, new: &NewGroup) -> StoreResult<Group>;
+    /// `Conflict("name")` when taken, `Conflict("parent")` for an unknown parent.
+    fn update_group(&self, group: &Group) -> StoreResult<()>;
+    fn delete_group(&self, id: GroupId) -> StoreResult<()>;
+    /// Idempotent.
+    fn add_member(&self, group: GroupId, user: UserId) -> StoreResult<()>;
+    /// Idempotent.
+    fn remove_member(&self, group: GroupId, user: UserId) -> StoreResult<()>;
+}
+
+pub trait TokenReads {
+    fn token_by_identifier(&self, identifier: &str) -> StoreResult<Option<Token>>;
+    fn token_by_key_digest(&self, digest: &str) -> StoreResult<Option<Token>>;
+    /// `owner` limits the list to one user's tokens. Search covers identifier and
+    /// description. Order fields: identifier, expires, created.
+    fn list_tokens(&self, query: &ListQuery, owner: Option<UserId>) -> StoreResult<Page<Token>>;
+}
+
+pub trait TokenWrites {
+    /// `Conflict("identifier")` when taken.
+    fn insert_token(&self, token: &Token) -> StoreResult<()>;
+    fn delete_token(&self, identifier: &str) -> StoreResult<()>;
+    fn delete_expired_tokens(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
+pub trait FlowReads {
+    fn all_flows(&self) -> StoreResult<Vec<Flow>>;
+    fn all_stages(&self) -> StoreResult<Vec<Stage>>;
+    fn all_bindings(&self) -> StoreResult<Vec<StageBinding>>;
+}
+
+pub trait FlowWrites {
+    /// `Conflict("slug")` when taken.
+    fn insert_flow(&self, flow: &Flow) -> StoreResult<()>;
+    fn update_flow(&self, flow: &Flow) -> StoreResult<()>;
+    /// Removes the flow's bindings too.
+    fn delete_flow(&self, id: FlowId) -> StoreResult<()>;
+    /// `Conflict("name")` when taken.
+    fn insert_stage(&self, stage: &Stage) -> StoreResult<()>;
+    fn update_stage(&self, stage: &Stage) -> StoreResult<()>;
+    fn delete_stage(&self, id: StageId) -> StoreResult<()>;
+    fn insert_binding(&self, binding: &StageBinding) -> StoreResult<()>;
+    fn delete_binding(&self, binding: &StageBinding) -> StoreResult<()>;
+}
+
+pub trait EventReads {
+    /// Newest first. Search covers the action and the username.
+    fn list_events(&self, query: &ListQuery) -> StoreResult<Page<Event>>;
+}
+
+pub trait EventWrites {
+    fn insert_event(&self, event: &Event) -> StoreResult<()>;
+}
+
+/// Small named values the installation keeps (installation id, setup-link digest).
+pub trait MetaReads {
+    fn meta(&self, key: &str) -> StoreResult<Option<String>>;
+}
+
+pub trait MetaWrites {
+    fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+    fn delete_meta(&self, key: &str) -> StoreResult<()>;
+}
+
+/// Everything a read scope may do.
+pub trait ReadTx: UserReads + GroupReads + TokenReads + FlowReads + EventReads + MetaReads {}
+
+/// Everything a write scope may do.
+pub trait WriteTx:
+    ReadTx + UserWrites + GroupWrites + TokenWrites + FlowWrites + EventWrites + MetaWrites
+{
+}
+
+impl<T> ReadTx for T where
+    T: UserReads + GroupReads + TokenReads + FlowReads + EventReads + MetaReads
+{
+}
+
+impl<T> WriteTx for T where
+    T: ReadTx + UserWrites + GroupWrites + TokenWrites + FlowWrites + EventWrites + MetaWrites
+{
+}
+
+/// The relational store. A read scope sees one consistent snapshot; a write scope is one
+/// transaction, committed when the closure returns `Ok` and rolled back on `Err` or panic.
+pub trait Store: Send + Sync + 'static {
+    fn read_scope(&self, scope: &mut dyn FnMut(&dyn ReadTx) -> StoreResult<()>) -> StoreResult<()>;
+    fn write_scope(
+        &self,
+        scope: &mut dyn FnMut(&dyn WriteTx) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+    /// A cheap query proving the store answers (for `/-/health/ready/`).
+    fn check_health(&self) -> StoreResult<()>;
+    fn backend_name(&self) -> &'static str;
+}
+
+/// Value-returning scopes over any `Store`.
+pub trait StoreExt {
+    fn read<T>(&self, scope: impl FnOnce(&dyn ReadTx) -> StoreResult<T>) -> StoreResult<T>;
+    fn write<T>(&self, scope: impl FnOnce(&dyn WriteTx) -> StoreResult<T>) -> StoreResult<T>;
+}
+
+impl<S: Store + ?Sized> StoreExt for S {
+    fn read<T>(&self, scope: impl FnOnce(&dyn ReadTx) -> StoreResult<T>) -> StoreResult<T> {
+        let mut scope = Some(scope);
+        let mut result = None;
+        self.read_scope(&mut |tx| {
+            let scope = scope
+                .take()
+                .ok_or_else(|| StoreError::Backend("scope re-run".into()))?;
+            result = Some(scope(tx)?);
+            Ok(())
+        })?;
+        result.ok_or_else(|| StoreError::Backend("scope produced nothing".into()))
+    }
+
+    fn write<T>(&self, scope: impl FnOnce(&dyn WriteTx) -> StoreResult<T>) -> StoreResult<T> {
+        let mut scope = Some(scope);
+        let mut result = None;
+        self.write_scope(&mut |tx| {
+            let scope = scope
+                .take()
+                .ok_or_else(|| StoreError::Backend("scope re-run".into()))?;
+            result = Some(scope(tx)?);
+            Ok(())
+        })?;
+        result.ok_or_else(|| StoreError::Backend("scope produced nothing".into()))
+    }
+}

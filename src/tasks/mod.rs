@@ -1,0 +1,36 @@
+//! The in-process worker: periodic housekeeping. Later issues add the email outbox,
+//! source sync and blueprints here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::store::{Ephemeral, Kv};
+
+const PURGE_EVERY: Duration = Duration::from_secs(300);
+const FLUSH_EVERY: Duration = Duration::from_secs(5);
+
+/// Purges expired ephemeral entries and makes recent ephemeral writes durable, so a power
+/// cut loses at most a few seconds of sessions and flow progress.
+pub async fn run(ephemeral: Ephemeral, kv: Arc<dyn Kv>) {
+    let mut flush = tokio::time::interval(FLUSH_EVERY);
+    let mut purge = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tokio::select! {
+            _ = flush.tick() => {
+                let kv = Arc::clone(&kv);
+                if let Ok(Err(error)) = tokio::task::spawn_blocking(move || kv.flush()).await {
+                    tracing::warn!(%error, "ephemeral flush failed");
+                }
+            }
+            _ = purge.tick() => {
+                let kv = Arc::clone(&kv);
+                let now = ephemeral.now();
+                match tokio::task::spawn_blocking(move || kv.purge_expired(now)).await {
+                    Ok(Ok(count)) if count > 0 => tracing::debug!(count, "purged expired entries"),
+                    Ok(Err(error)) => tracing::warn!(%error, "purge failed"),
+                    _ => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The REST API under `/api/v3/`, in authentik's resource shapes.
+
+pub mod admin;
+pub mod executor;
+pub mod flows;
+pub mod groups;
+pub mod pagination;
+pub mod schema;
+pub mod serialize;
+pub mod tokens;
+pub mod users;
+
+use actix_web::web::ServiceConfig;
+
+pub fn routes(config: &mut ServiceConfig) {
+    config
+        .service(executor::current)
+        .service(executor::answer)
+        // `me/` before `{id}/` so it is not read as an id.
+        .service(users::me)
+        .service(users::list)
+        .service(users::create)
+        .service(users::retrieve)
+        .service(users::replace)
+        .service(users::modify)
+        .service(users::remove)
+        .service(users::set_password)
+        .service(groups::list)
+        .service(groups::create)
+        .service(groups::retrieve)
+        .service(groups::replace)
+        .service(groups::modify)
+        .service(groups::remove)
+        .service(groups::add_user)
+        .service(groups::remove_user)
+        .service(tokens::list)
+        .service(tokens::create)
+        .service(tokens::view_key)
+        .service(tokens::retrieve)
+        .service(tokens::remove)
+        .service(flows::list)
+        .service(flows::create)
+        .service(flows::retrieve)
+        .service(flows::remove)
+        .service(admin::version)
+        .service(schema::serve_schema);
+}

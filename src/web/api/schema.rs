@@ -1,0 +1,182 @@
+//! `/api/v3/schema/`: the OpenAPI 3 description of the API as it stands. JSON is valid
+//! YAML, so clients that ask authentik's endpoint for YAML can read it too.
+
+use actix_web::{HttpResponse, get};
+use serde_json::{Map, Value, json};
+
+fn reference(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn content(schema: Value) -> Value {
+    json!({"application/json": {"schema": schema}})
+}
+
+/// One operation: `body` names the request schema, `reply` the 200/201 schema.
+fn operation(id: &str, tag: &str, summary: &str, body: Option<&str>, reply: Option<(u16, Value)>) -> Value {
+    let mut responses = Map::new();
+    match reply {
+        Some((status, schema)) => {
+            responses.insert(status.to_string(), json!({"description": "", "content": content(schema)}));
+        }
+        None => {
+            responses.insert("204".into(), json!({"description": "No response body"}));
+        }
+    }
+    responses.insert("400".into(), json!({"description": "Validation error"}));
+    responses.insert("403".into(), json!({"description": "Not authorized"}));
+    let mut op = json!({
+        "operationId": id,
+        "tags": [tag],
+        "summary": summary,
+        "security": [{"authentik": []}, {"session": []}],
+        "responses": responses,
+    });
+    if let (Some(body), Value::Object(map)) = (body, &mut op) {
+        map.insert("requestBody".into(), json!({"required": true, "content": content(reference(body))}));
+    }
+    op
+}
+
+fn paginated(item: &str) -> Value {
+    json!({
+        "type": "object",
+        "required": ["pagination", "results"],
+        "properties": {"pagination": reference("Pagination"), "results": {"type": "array", "items": reference(item)}},
+    })
+}
+
+fn list_parameters() -> Value {
+    json!([
+        {"name": "page", "in": "query", "schema": {"type": "integer"}},
+        {"name": "page_size", "in": "query", "schema": {"type": "integer"}},
+        {"name": "search", "in": "query", "schema": {"type": "string"}},
+        {"name": "ordering", "in": "query", "schema": {"type": "string"}},
+    ])
+}
+
+fn crud(paths: &mut Map<String, Value>, base: &str, tag: &str, model: &str, key: (&str, &str)) {
+    let snake = model.to_lowercase();
+    let mut list = operation(&format!("{tag}_{snake}s_list"), tag, &format!("List {snake}s"), None, Some((200, paginated(model))));
+    if let Value::Object(op) = &mut list {
+        op.insert("parameters".into(), list_parameters());
+    }
+    let create = operation(&format!("{tag}_{snake}s_create"), tag, &format!("Create a {snake}"), Some(&format!("{model}Request")), Some((201, reference(model))));
+    paths.insert(base.to_owned(), json!({"get": list, "post": create}));
+    let (name, kind) = key;
+    let item_path = format!("{base}{{{name}}}/");
+    let parameters = json!([{"name": name, "in": "path", "required": true, "schema": {"type": kind}}]);
+    paths.insert(item_path, json!({
+        "parameters": parameters,
+        "get": operation(&format!("{tag}_{snake}s_retrieve"), tag, &format!("One {snake}"), None, Some((200, reference(model)))),
+        "put": operation(&format!("{tag}_{snake}s_update"), tag, &format!("Replace a {snake}"), Some(&format!("{model}Request")), Some((200, reference(model)))),
+        "patch": operation(&format!("{tag}_{snake}s_partial_update"), tag, &format!("Change a {snake}"), Some(&format!("{model}Request")), Some((200, reference(model)))),
+        "delete": operation(&format!("{tag}_{snake}s_destroy"), tag, &format!("Delete a {snake}"), None, None),
+    }));
+}
+
+fn object(required: &[&str], properties: Value) -> Value {
+    json!({"type": "object", "required": required, "properties": properties})
+}
+
+fn schemas() -> Value {
+    json!({
+        "Pagination": object(&["next", "previous", "count", "current", "total_pages", "start_index", "end_index"], json!({
+            "next": {"type": "number"}, "previous": {"type": "number"}, "count": {"type": "number"},
+            "current": {"type": "number"}, "total_pages": {"type": "number"},
+            "start_index": {"type": "number"}, "end_index": {"type": "number"}})),
+        "User": object(&["pk", "username", "name", "uid", "uuid"], json!({
+            "pk": {"type": "integer", "readOnly": true}, "uuid": {"type": "string", "format": "uuid", "readOnly": true},
+            "username": {"type": "string", "maxLength": 150}, "name": {"type": "string"},
+            "is_active": {"type": "boolean"}, "last_login": {"type": "string", "format": "date-time", "nullable": true},
+            "is_superuser": {"type": "boolean", "readOnly": true}, "groups": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+            "email": {"type": "string", "format": "email"}, "attributes": {"type": "object", "additionalProperties": {}},
+            "uid": {"type": "string", "readOnly": true}, "path": {"type": "string"},
+            "type": {"type": "string", "enum": ["internal", "external", "service_account", "internal_service_account"]}})),
+        "UserRequest": object(&["username"], json!({
+            "username": {"type": "string", "minLength": 1, "maxLength": 150}, "name": {"type": "string"},
+            "is_active": {"type": "boolean"}, "email": {"type": "string", "format": "email"},
+            "groups": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+            "attributes": {"type": "object", "additionalProperties": {}}, "path": {"type": "string"}, "type": {"type": "string"}})),
+        "UserPasswordSetRequest": object(&["password"], json!({"password": {"type": "string", "minLength": 1}})),
+        "UserAccountRequest": object(&["pk"], json!({"pk": {"type": "integer"}})),
+        "Group": object(&["pk", "num_pk", "name"], json!({
+            "pk": {"type": "string", "format": "uuid", "readOnly": true}, "num_pk": {"type": "integer", "readOnly": true},
+            "name": {"type": "string"}, "is_superuser": {"type": "boolean"},
+            "parent": {"type": "string", "format": "uuid", "nullable": true}, "users": {"type": "array", "items": {"type": "integer"}},
+            "attributes": {"type": "object", "additionalProperties": {}}})),
+        "GroupRequest": object(&["name"], json!({
+            "name": {"type": "string", "minLength": 1}, "is_superuser": {"type": "boolean"},
+            "parent": {"type": "string", "format": "uuid", "nullable": true}, "users": {"type": "array", "items": {"type": "integer"}},
+            "attributes": {"type": "object", "additionalProperties": {}}})),
+        "Token": object(&["pk", "identifier"], json!({
+            "pk": {"type": "string", "format": "uuid", "readOnly": true}, "identifier": {"type": "string"},
+            "intent": {"type": "string", "enum": ["verification", "api", "recovery", "app_password"]},
+            "user": {"type": "integer"}, "description": {"type": "string"},
+            "expires": {"type": "string", "format": "date-time", "nullable": true}, "expiring": {"type": "boolean"}})),
+        "TokenRequest": object(&["identifier"], json!({
+            "identifier": {"type": "string", "pattern": "^[-a-zA-Z0-9_.]+$"}, "intent": {"type": "string"},
+            "user": {"type": "integer"}, "description": {"type": "string"},
+            "expires": {"type": "string", "format": "date-time", "nullable": true}, "expiring": {"type": "boolean"}})),
+        "TokenView": object(&["key"], json!({"key": {"type": "string", "readOnly": true}})),
+        "Flow": object(&["pk", "slug", "name", "title", "designation"], json!({
+            "pk": {"type": "string", "format": "uuid", "readOnly": true}, "slug": {"type": "string"},
+            "name": {"type": "string"}, "title": {"type": "string"},
+            "designation": {"type": "string", "enum": ["authentication", "authorization", "invalidation", "enrollment", "unenrollment", "recovery", "stage_configuration"]},
+            "authentication": {"type": "string"}, "layout": {"type": "string"},
+            "stages": {"type": "array", "items": {"type": "string", "format": "uuid"}, "readOnly": true}})),
+        "FlowRequest": object(&["slug", "name", "title", "designation"], json!({
+            "slug": {"type": "string"}, "name": {"type": "string"}, "title": {"type": "string"},
+            "designation": {"type": "string"}, "authentication": {"type": "string"}, "layout": {"type": "string"}})),
+        "Version": object(&["version_current"], json!({
+            "version_current": {"type": "string"}, "version_latest": {"type": "string"},
+            "version_latest_valid": {"type": "boolean"}, "build_hash": {"type": "string"}, "outdated": {"type": "boolean"}})),
+        "ChallengeTypes": {"type": "object", "required": ["component"], "additionalProperties": {},
+            "properties": {"component": {"type": "string"}, "type": {"type": "string"}}},
+    })
+}
+
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    crud(&mut paths, "/core/users/", "core", "User", ("id", "integer"));
+    crud(&mut paths, "/core/groups/", "core", "Group", ("group_uuid", "string"));
+    crud(&mut paths, "/core/tokens/", "core", "Token", ("identifier", "string"));
+    crud(&mut paths, "/flows/instances/", "flows", "Flow", ("slug", "string"));
+    paths.insert("/core/users/me/".into(), json!({"get": operation("core_users_me_retrieve", "core", "The current user", None, Some((200, json!({"type": "object", "properties": {"user": reference("User")}}))))}));
+    paths.insert("/core/users/{id}/set_password/".into(), json!({
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+        "post": operation("core_users_set_password_create", "core", "Set a user's password", Some("UserPasswordSetRequest"), None)}));
+    for action in ["add_user", "remove_user"] {
+        paths.insert(format!("/core/groups/{{group_uuid}}/{action}/"), json!({
+            "parameters": [{"name": "group_uuid", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+            "post": operation(&format!("core_groups_{action}_create"), "core", "Change group membership", Some("UserAccountRequest"), None)}));
+    }
+    paths.insert("/core/tokens/{identifier}/view_key/".into(), json!({
+        "parameters": [{"name": "identifier", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "get": operation("core_tokens_view_key_retrieve", "core", "The token's key", None, Some((200, reference("TokenView"))))}));
+    paths.insert("/flows/executor/{flow_slug}/".into(), json!({
+        "parameters": [{"name": "flow_slug", "in": "path", "required": true, "schema": {"type": "string"}},
+                       {"name": "query", "in": "query", "required": false, "schema": {"type": "string"}}],
+        "get": operation("flows_executor_get", "flows", "The current challenge", None, Some((200, reference("ChallengeTypes")))),
+        "post": operation("flows_executor_solve", "flows", "Answer the current challenge", Some("ChallengeTypes"), Some((200, reference("ChallengeTypes"))))}));
+    paths.insert("/admin/version/".into(), json!({"get": operation("admin_version_retrieve", "admin", "Version information", None, Some((200, reference("Version"))))}));
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "gatehouse", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "gatehouse's REST API, in authentik's v3 shapes."},
+        "servers": [{"url": "/api/v3"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "authentik": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "gatehouse_session"},
+            },
+        },
+    })
+}
+
+#[get("/api/v3/schema/")]
+pub async fn serve_schema() -> HttpResponse {
+    HttpResponse::Ok().json(document())
+}

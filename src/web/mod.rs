@@ -1,0 +1,86 @@
+//! The HTTP side: pages, the REST API, the flow executor and health checks, wired onto
+//! one actix `App`. Limits and security headers are set here for every route.
+
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod flow_http;
+pub mod health;
+pub mod state;
+pub mod templates;
+pub mod ui;
+
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::web::{self, Data, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+
+use error::ApiError;
+pub use state::AppState;
+
+/// Security headers on every response. `frame-ancestors 'none'` keeps the login page out
+/// of other sites' frames (clickjacking); scripts and styles come only from us.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+}
+
+/// Routes and per-request limits; the caller adds middleware and the state.
+pub fn configure(config: &mut ServiceConfig, state: Data<AppState>) {
+    let body_limit = state.settings.web.max_body_bytes;
+    config
+        .app_data(state)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(body_limit)
+                .error_handler(json_error),
+        )
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PayloadConfig::new(body_limit))
+        .service(health::live)
+        .service(health::ready)
+        .service(ui::static_files::asset)
+        .service(ui::portal::root)
+        .service(ui::portal::default_authentication)
+        .service(ui::portal::default_invalidation)
+        .service(ui::portal::cancel)
+        .service(ui::portal::user_portal)
+        .service(ui::portal::admin_overview)
+        .service(ui::recovery::use_token)
+        .service(ui::flow_pages::show)
+        .service(ui::flow_pages::answer)
+        .configure(api::routes)
+        .default_service(web::to(not_found));
+}
+
+fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let detail = match &error {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            "Request body is too large.".to_owned()
+        }
+        JsonPayloadError::ContentType => "Unsupported media type; send application/json.".to_owned(),
+        other => format!("JSON parse error - {other}"),
+    };
+    ApiError::BadRequest(detail).into()
+}
+
+fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("Invalid query parameters - {error}")).into()
+}
+
+async fn not_found(request: HttpRequest) -> HttpResponse {
+    if request.path().starts_with("/api/") {
+        HttpResponse::NotFound().json(serde_json::json!({"detail": "Not found."}))
+    } else {
+        HttpResponse::NotFound()
+            .content_type("text/html; charset=utf-8")
+            .body("<!doctype html><title>Not found</title><p>Not found. <a href=\"/\">Start page</a></p>")
+    }
+}

@@ -1,0 +1,30 @@
+//! The state every handler sees, built once in `app.rs`. No process globals.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::{PasswordHasher, SecretBox};
+use crate::events::Events;
+use crate::flow::FlowEngine;
+use crate::session::Sessions;
+use crate::store::{CatalogHandle, Db, Ephemeral};
+
+use super::templates::Templates;
+
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub catalog: CatalogHandle,
+    pub ephemeral: Ephemeral,
+    pub sessions: Sessions,
+    pub flows: FlowEngine,
+    pub hasher: PasswordHasher,
+    pub events: Events,
+    pub clock: Arc<dyn Clock>,
+    pub templates: Templates,
+    /// Seals token keys at rest.
+    pub secret_box: SecretBox,
+    /// Key for CSRF tokens, derived from the secret key.
+    pub csrf_key: [u8; 32],
+}
