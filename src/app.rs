@@ -250,6 +250,19 @@ pub fn load_secret_key(settings: &Settings, data_dir: &Path) -> anyhow::Result<S
 
 pub use crate::clock::SystemClock;
 
+/// The store for CLI commands that run beside a live server: SQLite is safe to share
+/// between processes (the server's redb file is not, so the CLI never opens it).
+pub fn open_store_for_cli(settings: &Settings) -> anyhow::Result<Arc<dyn crate::store::Store>> {
+    let path = settings.data_dir.join("gatehouse.db");
+    if !path.exists() {
+        anyhow::bail!(
+            "no database at {} (start the server once first, or pass --data-dir)",
+            path.display()
+        );
+    }
+    Ok(Arc::new(SqliteStore::open(&path)?))
+}
+
 /// Starts with the system clock and redb, as `gatehouse serve` does.
 pub async fn start_default(settings: Settings) -> anyhow::Result<RunningApp> {
     start(settings, Arc::new(SystemClock), KvChoice::Redb).await

@@ -15,7 +15,6 @@ use crate::config::Settings;
 use crate::crypto::{PasswordHasher, PasswordParams, SecretBox};
 use crate::directory::tokens::{TokenDraft, build_token, generate_key};
 use crate::model::{EventAction, TokenIntent};
-use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError, StoreExt};
 
 #[derive(Debug, Parser)]
@@ -99,12 +98,8 @@ pub fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
     }
 }
 
-fn open_store(settings: &Settings) -> anyhow::Result<SqliteStore> {
-    let path = settings.data_dir.join("gatehouse.db");
-    if !path.exists() {
-        bail!("no database at {} (start the server once first, or pass --data-dir)", path.display());
-    }
-    Ok(SqliteStore::open(&path)?)
+fn open_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    crate::app::open_store_for_cli(settings)
 }
 
 /// `30m`, `2h`, `1d`, `90s`, or a number of seconds.

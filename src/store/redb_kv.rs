@@ -253,25 +253,3 @@ mod tests {
         assert_eq!(decode(&stored), (Timestamp(42), &b"payload"[..]));
     }
 }
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod scratch_bench {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn bench_durability() {
-        let dir = tempfile::tempdir().unwrap();
-        let kv = RedbKv::open(&dir.path().join("b.redb")).unwrap();
-        let t = std::time::Instant::now();
-        for i in 0..2000 { kv.put("s", &format!("k{i}"), &[0u8; 300], Timestamp(i64::MAX)).unwrap(); }
-        eprintln!("none: {:?}/op", t.elapsed() / 2000);
-        let t = std::time::Instant::now();
-        for i in 0..200 { kv.write(Durability::Immediate, |tb| { tb.insert(format!("d{i}").as_bytes(), &[0u8; 300][..])?; Ok(()) }).unwrap(); }
-        eprintln!("immediate: {:?}/op", t.elapsed() / 200);
-        let t = std::time::Instant::now();
-        for i in 0..2000 { kv.get("s", &format!("k{i}"), Timestamp(0)).unwrap(); }
-        eprintln!("get: {:?}/op", t.elapsed() / 2000);
-        let size = std::fs::metadata(dir.path().join("b.redb")).unwrap().len();
-        eprintln!("file size {size}");
-    }
-}
