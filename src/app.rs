@@ -79,7 +79,11 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-pub async fn start(settings: Settings, clock: Arc<dyn Clock>, kv_choice: KvChoice) -> anyhow::Result<RunningApp> {
+pub async fn start(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    kv_choice: KvChoice,
+) -> anyhow::Result<RunningApp> {
     let started = std::time::Instant::now();
     let data_dir = settings.data_dir.clone();
     create_private_dir(&data_dir)?;
@@ -101,7 +105,8 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>, kv_choice: KvChoic
         hashing.max_concurrent,
     )?;
     let secret_box = SecretBox::from_secret_key(&secret_key);
-    let report = crate::bootstrap::prepare(&db, &settings, &hasher, &secret_box, clock.as_ref()).await?;
+    let report =
+        crate::bootstrap::prepare(&db, &settings, &hasher, &secret_box, clock.as_ref()).await?;
     let catalog = CatalogHandle::default();
     catalog.reload(&db).await?;
 
@@ -155,9 +160,17 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>, kv_choice: KvChoic
     })
 }
 
-type Bound = (actix_web::dev::Server, Option<SocketAddr>, Option<SocketAddr>);
+type Bound = (
+    actix_web::dev::Server,
+    Option<SocketAddr>,
+    Option<SocketAddr>,
+);
 
-fn build_server(settings: &Settings, state: Data<AppState>, data_dir: &Path) -> anyhow::Result<Bound> {
+fn build_server(
+    settings: &Settings,
+    state: Data<AppState>,
+    data_dir: &Path,
+) -> anyhow::Result<Bound> {
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(security_headers())
@@ -192,7 +205,12 @@ fn build_server(settings: &Settings, state: Data<AppState>, data_dir: &Path) -> 
     Ok((server.run(), http_addr, https_addr))
 }
 
-fn announce(http: Option<SocketAddr>, https: Option<SocketAddr>, setup_path: Option<&str>, started: std::time::Instant) {
+fn announce(
+    http: Option<SocketAddr>,
+    https: Option<SocketAddr>,
+    setup_path: Option<&str>,
+    started: std::time::Instant,
+) {
     let elapsed_ms = started.elapsed().as_millis();
     tracing::info!(http = ?http, https = ?https, elapsed_ms, "gatehouse is ready");
     if let Some(path) = setup_path {
@@ -218,7 +236,8 @@ fn display_host(addr: SocketAddr) -> String {
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("data_dir: cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("data_dir: cannot create {}", dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -236,7 +255,12 @@ pub fn load_secret_key(settings: &Settings, data_dir: &Path) -> anyhow::Result<S
     let path = data_dir.join("secret.key");
     match std::fs::read_to_string(&path) {
         Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
-        Ok(_) | Err(_) if !path.exists() || std::fs::metadata(&path).map(|m| m.len() == 0).unwrap_or(true) => {
+        Ok(_) | Err(_)
+            if !path.exists()
+                || std::fs::metadata(&path)
+                    .map(|m| m.len() == 0)
+                    .unwrap_or(true) =>
+        {
             let key = random_token(48);
             crate::fsutil::write_private(&path, key.as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?;

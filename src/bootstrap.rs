@@ -43,7 +43,11 @@ pub async fn prepare(
         None => None,
     };
     let email = settings.bootstrap.email.clone();
-    let token = settings.bootstrap.token.as_ref().map(|t| t.expose().to_owned());
+    let token = settings
+        .bootstrap
+        .token
+        .as_ref()
+        .map(|t| t.expose().to_owned());
     let secret_box = secret_box.clone();
     let setup_token = db
         .write(move |tx| {
@@ -140,7 +144,10 @@ fn issue_setup_token(tx: &dyn WriteTx, admin: crate::model::UserId) -> StoreResu
         return Ok(None);
     }
     let token = random_token(32);
-    tx.set_meta(SETUP_TOKEN_META, &format!("{}:{}", sha256_hex(token.as_bytes()), admin.0))?;
+    tx.set_meta(
+        SETUP_TOKEN_META,
+        &format!("{}:{}", sha256_hex(token.as_bytes()), admin.0),
+    )?;
     Ok(Some(token))
 }
 
@@ -183,7 +190,13 @@ fn stage(name: &str, kind: StageKind) -> Stage {
     }
 }
 
-fn flow(slug: &str, name: &str, title: &str, designation: FlowDesignation, authentication: FlowAuthentication) -> Flow {
+fn flow(
+    slug: &str,
+    name: &str,
+    title: &str,
+    designation: FlowDesignation,
+    authentication: FlowAuthentication,
+) -> Flow {
     Flow {
         id: FlowId::random(),
         slug: slug.into(),
@@ -211,35 +224,76 @@ fn prompt_field(key: &str, label: &str, field_type: PromptFieldType, order: i32)
 fn default_flows() -> Vec<(Flow, Vec<Stage>)> {
     vec![
         (
-            flow("default-authentication-flow", "Welcome to gatehouse!", "Welcome to gatehouse!",
-                FlowDesignation::Authentication, FlowAuthentication::None),
+            flow(
+                "default-authentication-flow",
+                "Welcome to gatehouse!",
+                "Welcome to gatehouse!",
+                FlowDesignation::Authentication,
+                FlowAuthentication::None,
+            ),
             vec![
-                stage("default-authentication-identification", StageKind::Identification(IdentificationStage::default())),
-                stage("default-authentication-password", StageKind::Password(PasswordStage::default())),
-                stage("default-authentication-login", StageKind::UserLogin(UserLoginStage::default())),
+                stage(
+                    "default-authentication-identification",
+                    StageKind::Identification(IdentificationStage::default()),
+                ),
+                stage(
+                    "default-authentication-password",
+                    StageKind::Password(PasswordStage::default()),
+                ),
+                stage(
+                    "default-authentication-login",
+                    StageKind::UserLogin(UserLoginStage::default()),
+                ),
             ],
         ),
         (
-            flow("default-invalidation-flow", "Logout", "Default invalidation flow",
-                FlowDesignation::Invalidation, FlowAuthentication::None),
-            vec![stage("default-invalidation-logout", StageKind::UserLogout(UserLogoutStage::default()))],
+            flow(
+                "default-invalidation-flow",
+                "Logout",
+                "Default invalidation flow",
+                FlowDesignation::Invalidation,
+                FlowAuthentication::None,
+            ),
+            vec![stage(
+                "default-invalidation-logout",
+                StageKind::UserLogout(UserLogoutStage::default()),
+            )],
         ),
         (
-            flow("initial-setup", "Initial setup", "Welcome to gatehouse! Set up the admin account.",
-                FlowDesignation::StageConfiguration, FlowAuthentication::RequireSetupToken),
+            flow(
+                "initial-setup",
+                "Initial setup",
+                "Welcome to gatehouse! Set up the admin account.",
+                FlowDesignation::StageConfiguration,
+                FlowAuthentication::RequireSetupToken,
+            ),
             vec![
-                stage("initial-setup-prompt", StageKind::Prompt(PromptStage {
-                    fields: vec![
-                        prompt_field("email", "Email", PromptFieldType::Email, 0),
-                        prompt_field("password", "Password", PromptFieldType::Password, 1),
-                        prompt_field("password_repeat", "Password (repeat)", PromptFieldType::Password, 2),
-                    ],
-                })),
-                stage("initial-setup-write", StageKind::UserWrite(UserWriteStage {
-                    user_creation_mode: UserCreationMode::NeverCreate,
-                    ..UserWriteStage::default()
-                })),
-                stage("default-authentication-login", StageKind::UserLogin(UserLoginStage::default())),
+                stage(
+                    "initial-setup-prompt",
+                    StageKind::Prompt(PromptStage {
+                        fields: vec![
+                            prompt_field("email", "Email", PromptFieldType::Email, 0),
+                            prompt_field("password", "Password", PromptFieldType::Password, 1),
+                            prompt_field(
+                                "password_repeat",
+                                "Password (repeat)",
+                                PromptFieldType::Password,
+                                2,
+                            ),
+                        ],
+                    }),
+                ),
+                stage(
+                    "initial-setup-write",
+                    StageKind::UserWrite(UserWriteStage {
+                        user_creation_mode: UserCreationMode::NeverCreate,
+                        ..UserWriteStage::default()
+                    }),
+                ),
+                stage(
+                    "default-authentication-login",
+                    StageKind::UserLogin(UserLoginStage::default()),
+                ),
             ],
         ),
     ]

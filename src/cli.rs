@@ -18,7 +18,11 @@ use crate::model::{EventAction, TokenIntent};
 use crate::store::{Store, StoreError, StoreExt};
 
 #[derive(Debug, Parser)]
-#[command(name = "gatehouse", version, about = "An identity provider for homelabs, in one binary")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "An identity provider for homelabs, in one binary"
+)]
 pub struct Cli {
     /// TOML configuration file (optional; environment variables override it).
     #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
@@ -87,7 +91,10 @@ pub fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
     let mut stream = TcpStream::connect_timeout(&target, Duration::from_secs(3))
         .with_context(|| format!("cannot connect to {target}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(3)))?;
-    write!(stream, "GET /-/health/live/ HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    write!(
+        stream,
+        "GET /-/health/live/ HTTP/1.0\r\nHost: localhost\r\n\r\n"
+    )?;
     let mut head = [0u8; 16];
     let read = stream.read(&mut head)?;
     let status_line = String::from_utf8_lossy(head.get(..read).unwrap_or_default()).to_string();
@@ -105,8 +112,13 @@ fn open_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn Store>> 
 /// `30m`, `2h`, `1d`, `90s`, or a number of seconds.
 pub fn parse_duration(text: &str) -> anyhow::Result<u64> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let amount: u64 = number.parse().with_context(|| format!("'{text}' is not a duration like 30m, 2h or 1d"))?;
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let amount: u64 = number
+        .parse()
+        .with_context(|| format!("'{text}' is not a duration like 30m, 2h or 1d"))?;
     let factor = match unit {
         "" | "s" => 1,
         "m" => 60,
@@ -125,31 +137,41 @@ pub fn recovery_key(settings: &Settings, username: &str, duration: &str) -> anyh
     let key = generate_key();
     let username = username.to_owned();
     let token_key = key.clone();
-    store.write(move |tx| {
-        let user = tx.user_by_username(&username)?.ok_or(StoreError::NotFound)?;
-        let draft = TokenDraft {
-            identifier: format!("ak-recovery-{}-{}", user.username.as_str(), &token_key.get(..8).unwrap_or("key")),
-            user: user.id,
-            intent: TokenIntent::Recovery,
-            description: "Recovery link from the command line".into(),
-            expires: Some(now.plus_secs(lifetime)),
-            expiring: true,
-            managed: None,
-        };
-        tx.insert_token(&build_token(draft, &token_key, &secret_box, now))?;
-        tx.insert_event(&crate::model::Event {
-            id: uuid::Uuid::new_v4(),
-            action: EventAction::RecoveryLinkCreated,
-            user: Some(crate::model::EventUser { pk: user.id, username: user.username.as_str().into() }),
-            client_ip: None,
-            context: serde_json::json!({"source": "cli", "lifetime_secs": lifetime}),
-            created: now,
+    store
+        .write(move |tx| {
+            let user = tx
+                .user_by_username(&username)?
+                .ok_or(StoreError::NotFound)?;
+            let draft = TokenDraft {
+                identifier: format!(
+                    "ak-recovery-{}-{}",
+                    user.username.as_str(),
+                    &token_key.get(..8).unwrap_or("key")
+                ),
+                user: user.id,
+                intent: TokenIntent::Recovery,
+                description: "Recovery link from the command line".into(),
+                expires: Some(now.plus_secs(lifetime)),
+                expiring: true,
+                managed: None,
+            };
+            tx.insert_token(&build_token(draft, &token_key, &secret_box, now))?;
+            tx.insert_event(&crate::model::Event {
+                id: uuid::Uuid::new_v4(),
+                action: EventAction::RecoveryLinkCreated,
+                user: Some(crate::model::EventUser {
+                    pk: user.id,
+                    username: user.username.as_str().into(),
+                }),
+                client_ip: None,
+                context: serde_json::json!({"source": "cli", "lifetime_secs": lifetime}),
+                created: now,
+            })
         })
-    })
-    .map_err(|error| match error {
-        StoreError::NotFound => anyhow::anyhow!("no such user"),
-        other => other.into(),
-    })?;
+        .map_err(|error| match error {
+            StoreError::NotFound => anyhow::anyhow!("no such user"),
+            other => other.into(),
+        })?;
     Ok(format!("/recovery/use-token/{key}/"))
 }
 
@@ -163,7 +185,11 @@ pub fn set_password(settings: &Settings, username: &str) -> anyhow::Result<()> {
     }
     let hashing = &settings.password_hashing;
     let hasher = PasswordHasher::new(
-        PasswordParams { memory_kib: hashing.memory_kib, iterations: hashing.iterations, parallelism: hashing.parallelism },
+        PasswordParams {
+            memory_kib: hashing.memory_kib,
+            iterations: hashing.iterations,
+            parallelism: hashing.parallelism,
+        },
         1,
     )?;
     let hash = hasher.hash_blocking(&password)?;
@@ -172,13 +198,18 @@ pub fn set_password(settings: &Settings, username: &str) -> anyhow::Result<()> {
     let username = username.to_owned();
     store
         .write(move |tx| {
-            let user = tx.user_by_username(&username)?.ok_or(StoreError::NotFound)?;
+            let user = tx
+                .user_by_username(&username)?
+                .ok_or(StoreError::NotFound)?;
             tx.set_password_hash(user.id, Some(&hash), now)?;
             tx.set_meta("setup_completed", "true")?;
             tx.insert_event(&crate::model::Event {
                 id: uuid::Uuid::new_v4(),
                 action: EventAction::PasswordSet,
-                user: Some(crate::model::EventUser { pk: user.id, username: user.username.as_str().into() }),
+                user: Some(crate::model::EventUser {
+                    pk: user.id,
+                    username: user.username.as_str().into(),
+                }),
                 client_ip: None,
                 context: serde_json::json!({"source": "cli"}),
                 created: now,

@@ -1,6 +1,9 @@
 //! gatehouse: an identity provider in one binary. See ARCHITECTURE in the README for the
 //! map of modules; `app` is the composition root.
 
+pub mod app;
+pub mod bootstrap;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -11,8 +14,5 @@ pub mod fsutil;
 pub mod model;
 pub mod session;
 pub mod store;
-pub mod web;
-pub mod app;
-pub mod bootstrap;
 pub mod tasks;
-pub mod cli;
+pub mod web;

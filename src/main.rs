@@ -21,9 +21,13 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Healthcheck => cli::healthcheck(&settings),
-        Command::RecoveryKey { username, duration } => cli::recovery_key(&settings, username, duration)
-            .map(|path| println!("{}{path}", cli::base_url(&settings))),
-        Command::User { action: UserAction::SetPassword { username } } => {
+        Command::RecoveryKey { username, duration } => {
+            cli::recovery_key(&settings, username, duration)
+                .map(|path| println!("{}{path}", cli::base_url(&settings)))
+        }
+        Command::User {
+            action: UserAction::SetPassword { username },
+        } => {
             cli::set_password(&settings, username).map(|()| println!("password set for {username}"))
         }
         Command::Serve => serve(settings, &warnings),
@@ -57,7 +61,9 @@ fn serve(settings: Settings, warnings: &[String]) -> anyhow::Result<()> {
 fn init_logging(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     match settings.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

@@ -93,7 +93,9 @@ pub fn apply_cookies(
         } => {
             let mut cookie = base_cookie(SESSION_COOKIE, token.clone(), call.client.https, domain);
             if let Some(secs) = max_age_secs {
-                cookie.set_max_age(CookieDuration::seconds(i64::try_from(*secs).unwrap_or(i64::MAX)));
+                cookie.set_max_age(CookieDuration::seconds(
+                    i64::try_from(*secs).unwrap_or(i64::MAX),
+                ));
             }
             response.cookie(cookie);
         }

@@ -65,7 +65,9 @@ fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
             "Request body is too large.".to_owned()
         }
-        JsonPayloadError::ContentType => "Unsupported media type; send application/json.".to_owned(),
+        JsonPayloadError::ContentType => {
+            "Unsupported media type; send application/json.".to_owned()
+        }
         other => format!("JSON parse error - {other}"),
     };
     ApiError::BadRequest(detail).into()

@@ -16,17 +16,31 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 fn files_under(relative: &str) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
-    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join(relative), &mut files);
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join(relative),
+        &mut files,
+    );
     files
 }
 
 #[test]
 fn domain_and_engines_name_no_framework_or_storage_engine() {
-    for folder in ["src/model", "src/flow", "src/session", "src/directory", "src/events", "src/crypto"] {
+    for folder in [
+        "src/model",
+        "src/flow",
+        "src/session",
+        "src/directory",
+        "src/events",
+        "src/crypto",
+    ] {
         for file in files_under(folder) {
             let text = std::fs::read_to_string(&file).unwrap();
             for forbidden in ["actix", "rusqlite", "redb"] {
-                assert!(!text.contains(forbidden), "{} mentions {forbidden}", file.display());
+                assert!(
+                    !text.contains(forbidden),
+                    "{} mentions {forbidden}",
+                    file.display()
+                );
             }
         }
     }
@@ -35,7 +49,11 @@ fn domain_and_engines_name_no_framework_or_storage_engine() {
 #[test]
 fn only_the_composition_root_names_concrete_adapters() {
     for file in files_under("src") {
-        let relative = file.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().to_string_lossy().to_string();
+        let relative = file
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         if relative.starts_with("src/store/") || relative == "src/app.rs" {
             continue;
         }
@@ -57,5 +75,8 @@ fn migration_folders_hold_numbered_files() {
         .collect();
     numbers.sort_unstable();
     let expected: Vec<u32> = (1..=u32::try_from(numbers.len()).unwrap()).collect();
-    assert_eq!(numbers, expected, "migrations are numbered 0001, 0002, ... without gaps");
+    assert_eq!(
+        numbers, expected,
+        "migrations are numbered 0001, 0002, ... without gaps"
+    );
 }

@@ -8,12 +8,22 @@ async fn bootstrap_settings_create_the_admin_with_password_email_and_token() {
     let server = TestServer::spawn().await;
     assert_eq!(server.setup_path(), None, "no setup link when bootstrapped");
 
-    let me: serde_json::Value = server.admin_get("/api/v3/core/users/me/").await.json().await.unwrap();
+    let me: serde_json::Value = server
+        .admin_get("/api/v3/core/users/me/")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["user"]["username"], "akadmin");
     assert_eq!(me["user"]["email"], "admin@example.com");
     assert_eq!(me["user"]["is_superuser"], true);
 
-    let tokens: serde_json::Value = server.admin_get("/api/v3/core/tokens/").await.json().await.unwrap();
+    let tokens: serde_json::Value = server
+        .admin_get("/api/v3/core/tokens/")
+        .await
+        .json()
+        .await
+        .unwrap();
     let token = &tokens["results"][0];
     assert_eq!(token["identifier"], "authentik-bootstrap-token");
     assert_eq!(token["expiring"], false);

@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::harness::flows::executor_login;
 use crate::harness::TestServer;
+use crate::harness::flows::executor_login;
 
 fn gatehouse(server: &TestServer, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
@@ -20,7 +20,12 @@ fn gatehouse(server: &TestServer, args: &[&str], stdin: Option<&str>) -> std::pr
         .spawn()
         .unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
@@ -29,16 +34,33 @@ fn gatehouse(server: &TestServer, args: &[&str], stdin: Option<&str>) -> std::pr
 #[tokio::test]
 async fn recovery_key_prints_a_link_that_signs_in_once() {
     let server = TestServer::spawn().await;
-    let output = gatehouse(&server, &["recovery-key", "akadmin", "--duration", "10m"], None);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = gatehouse(
+        &server,
+        &["recovery-key", "akadmin", "--duration", "10m"],
+        None,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let link = String::from_utf8(output.stdout).unwrap();
-    let path = &link[link.find("/recovery/use-token/").expect("a recovery path")..].trim().to_owned();
+    let path = &link[link.find("/recovery/use-token/").expect("a recovery path")..]
+        .trim()
+        .to_owned();
 
     let browser = server.browser();
     let used = browser.get(server.url(path)).send().await.unwrap();
     assert_eq!(used.status(), 302);
     assert_eq!(used.headers()["location"], "/if/user/");
-    let me: serde_json::Value = browser.get(server.url("/api/v3/core/users/me/")).send().await.unwrap().json().await.unwrap();
+    let me: serde_json::Value = browser
+        .get(server.url("/api/v3/core/users/me/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["user"]["username"], "akadmin");
 
     let again = server.browser().get(server.url(path)).send().await.unwrap();
@@ -51,11 +73,20 @@ async fn recovery_key_prints_a_link_that_signs_in_once() {
 #[tokio::test]
 async fn recovery_links_expire() {
     let server = TestServer::spawn().await;
-    let output = gatehouse(&server, &["recovery-key", "akadmin", "--duration", "1m"], None);
+    let output = gatehouse(
+        &server,
+        &["recovery-key", "akadmin", "--duration", "1m"],
+        None,
+    );
     let link = String::from_utf8(output.stdout).unwrap();
     let path = link[link.find("/recovery/").unwrap()..].trim().to_owned();
     server.clock.advance(3600);
-    let late = server.browser().get(server.url(&path)).send().await.unwrap();
+    let late = server
+        .browser()
+        .get(server.url(&path))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(late.status(), 400);
 }
 
@@ -63,8 +94,16 @@ async fn recovery_links_expire() {
 async fn set_password_reads_stdin_while_the_server_runs() {
     let server = TestServer::spawn().await;
     server.create_user("erin", "old-password").await;
-    let output = gatehouse(&server, &["user", "set-password", "erin"], Some("new-password\n"));
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = gatehouse(
+        &server,
+        &["user", "set-password", "erin"],
+        Some("new-password\n"),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let browser = server.browser();
     let done = executor_login(&server, &browser, "erin", "new-password").await;
     assert_eq!(done["component"], "xak-flow-redirect", "{done}");
@@ -74,7 +113,11 @@ async fn set_password_reads_stdin_while_the_server_runs() {
 async fn healthcheck_exits_zero_against_a_live_server() {
     let server = TestServer::spawn().await;
     let output = gatehouse(&server, &["healthcheck"], None);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     server.stop().await;
     let dir = tempfile::TempDir::new().unwrap();
     let dead = Command::new(env!("CARGO_BIN_EXE_gatehouse"))

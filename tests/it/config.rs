@@ -15,7 +15,10 @@ fn gatehouse(envs: &[(&str, &str)], args: &[&str]) -> std::process::Output {
 
 #[test]
 fn a_bad_value_names_the_variable_and_exits_non_zero() {
-    let output = gatehouse(&[("GATEHOUSE_LISTEN__HTTP", "not-an-address")], &["check-config"]);
+    let output = gatehouse(
+        &[("GATEHOUSE_LISTEN__HTTP", "not-an-address")],
+        &["check-config"],
+    );
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
@@ -23,7 +26,11 @@ fn a_bad_value_names_the_variable_and_exits_non_zero() {
 
     let output = gatehouse(&[("AUTHENTIK_EMAIL__PORT", "lots")], &["serve"]);
     assert!(!output.status.success());
-    assert!(String::from_utf8(output.stderr).unwrap().contains("AUTHENTIK_EMAIL__PORT"));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("AUTHENTIK_EMAIL__PORT")
+    );
 }
 
 #[test]
@@ -47,7 +54,11 @@ fn check_config_prints_effective_settings_with_secrets_masked() {
         ],
         &["check-config"],
     );
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(!stdout.contains("super-secret-value"), "{stdout}");
     assert!(stdout.contains("********"));
@@ -59,5 +70,9 @@ fn check_config_prints_effective_settings_with_secrets_masked() {
 fn version_is_printed() {
     let output = gatehouse(&[], &["--version"]);
     assert!(output.status.success());
-    assert!(String::from_utf8(output.stdout).unwrap().contains(env!("CARGO_PKG_VERSION")));
+    assert!(
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .contains(env!("CARGO_PKG_VERSION"))
+    );
 }

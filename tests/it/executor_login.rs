@@ -8,12 +8,21 @@ use crate::harness::{ADMIN_PASSWORD, TestServer};
 #[tokio::test]
 async fn login_by_username_or_email_ignoring_case() {
     let server = TestServer::spawn().await;
-    for uid in ["akadmin", "AKAdmin", "admin@example.com", "ADMIN@example.com"] {
+    for uid in [
+        "akadmin",
+        "AKAdmin",
+        "admin@example.com",
+        "ADMIN@example.com",
+    ] {
         let browser = server.browser();
         let done = executor_login(&server, &browser, uid, ADMIN_PASSWORD).await;
         assert_eq!(done["component"], "xak-flow-redirect", "{uid}: {done}");
         assert_eq!(done["to"], "/if/user/");
-        let me = browser.get(server.url("/api/v3/core/users/me/")).send().await.unwrap();
+        let me = browser
+            .get(server.url("/api/v3/core/users/me/"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(me.status(), 200, "{uid} is signed in");
     }
 }
@@ -23,12 +32,20 @@ async fn wrong_password_unknown_user_and_inactive_user_look_the_same() {
     let server = TestServer::spawn().await;
     let inactive = server.create_user("sleepy", "sleepy-password").await;
     let patched = server
-        .admin_send(reqwest::Method::PATCH, &format!("/api/v3/core/users/{inactive}/"), json!({"is_active": false}))
+        .admin_send(
+            reqwest::Method::PATCH,
+            &format!("/api/v3/core/users/{inactive}/"),
+            json!({"is_active": false}),
+        )
         .await;
     assert_eq!(patched.status(), 200);
 
     let mut answers = Vec::new();
-    for (uid, password) in [("akadmin", "wrong"), ("nobody-here", "wrong"), ("sleepy", "sleepy-password")] {
+    for (uid, password) in [
+        ("akadmin", "wrong"),
+        ("nobody-here", "wrong"),
+        ("sleepy", "sleepy-password"),
+    ] {
         let browser = server.browser();
         let answer = executor_login(&server, &browser, uid, password).await;
         let mut answer = answer.as_object().unwrap().clone();
@@ -37,12 +54,26 @@ async fn wrong_password_unknown_user_and_inactive_user_look_the_same() {
         answers.push(answer);
     }
     assert_eq!(answers[0]["component"], "ak-stage-password");
-    assert_eq!(answers[0]["response_errors"]["password"][0]["string"], "Invalid password");
-    assert_eq!(answers[0], answers[1], "unknown user looks like a wrong password");
-    assert_eq!(answers[0], answers[2], "inactive user looks like a wrong password");
+    assert_eq!(
+        answers[0]["response_errors"]["password"][0]["string"],
+        "Invalid password"
+    );
+    assert_eq!(
+        answers[0], answers[1],
+        "unknown user looks like a wrong password"
+    );
+    assert_eq!(
+        answers[0], answers[2],
+        "inactive user looks like a wrong password"
+    );
 
     // The audit log keeps the difference.
-    let events: serde_json::Value = server.admin_get("/api/v3/core/users/me/").await.json().await.unwrap();
+    let events: serde_json::Value = server
+        .admin_get("/api/v3/core/users/me/")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(events["user"]["username"], "akadmin");
 }
 
@@ -51,10 +82,22 @@ async fn too_many_failures_cancel_the_flow() {
     let server = TestServer::spawn().await;
     let browser = server.browser();
     executor_get(&server, &browser, LOGIN).await;
-    executor_post(&server, &browser, LOGIN, json!({"component": "ak-stage-identification", "uid_field": "akadmin"})).await;
+    executor_post(
+        &server,
+        &browser,
+        LOGIN,
+        json!({"component": "ak-stage-identification", "uid_field": "akadmin"}),
+    )
+    .await;
     let mut last = json!(null);
     for _ in 0..5 {
-        last = executor_post(&server, &browser, LOGIN, json!({"component": "ak-stage-password", "password": "nope"})).await;
+        last = executor_post(
+            &server,
+            &browser,
+            LOGIN,
+            json!({"component": "ak-stage-password", "password": "nope"}),
+        )
+        .await;
     }
     assert_eq!(last["component"], "ak-stage-access-denied", "{last}");
     // The next request starts over.
@@ -65,12 +108,28 @@ async fn too_many_failures_cancel_the_flow() {
 #[tokio::test]
 async fn next_is_followed_only_within_the_site() {
     let server = TestServer::spawn().await;
-    for (next, expected) in [("%2Fif%2Fadmin%2F", "/if/admin/"), ("https%3A%2F%2Fevil.example%2F", "/if/user/"), ("%2F%2Fevil.example", "/if/user/")] {
+    for (next, expected) in [
+        ("%2Fif%2Fadmin%2F", "/if/admin/"),
+        ("https%3A%2F%2Fevil.example%2F", "/if/user/"),
+        ("%2F%2Fevil.example", "/if/user/"),
+    ] {
         let browser = server.browser();
         let path = format!("{LOGIN}?query=next%3D{next}");
         executor_get(&server, &browser, &path).await;
-        executor_post(&server, &browser, &path, json!({"component": "ak-stage-identification", "uid_field": "akadmin"})).await;
-        let done = executor_post(&server, &browser, &path, json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD})).await;
+        executor_post(
+            &server,
+            &browser,
+            &path,
+            json!({"component": "ak-stage-identification", "uid_field": "akadmin"}),
+        )
+        .await;
+        let done = executor_post(
+            &server,
+            &browser,
+            &path,
+            json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD}),
+        )
+        .await;
         assert_eq!(done["to"], expected, "next={next}");
     }
 }
@@ -80,7 +139,13 @@ async fn blank_identification_is_a_field_error() {
     let server = TestServer::spawn().await;
     let browser = server.browser();
     executor_get(&server, &browser, LOGIN).await;
-    let answer = executor_post(&server, &browser, LOGIN, json!({"component": "ak-stage-identification", "uid_field": "  "})).await;
+    let answer = executor_post(
+        &server,
+        &browser,
+        LOGIN,
+        json!({"component": "ak-stage-identification", "uid_field": "  "}),
+    )
+    .await;
     assert_eq!(answer["component"], "ak-stage-identification");
     assert!(answer["response_errors"]["uid_field"].is_array());
 }

@@ -19,7 +19,10 @@ async fn malformed_json_is_a_400_with_a_reason() {
             .unwrap();
         assert_eq!(response.status(), 400, "{body}");
         let detail: Value = response.json().await.unwrap();
-        assert!(detail["detail"].as_str().unwrap().contains("JSON"), "{detail}");
+        assert!(
+            detail["detail"].as_str().unwrap().contains("JSON"),
+            "{detail}"
+        );
     }
     let wrong_type = client
         .post(server.url("/api/v3/core/users/"))
@@ -30,7 +33,15 @@ async fn malformed_json_is_a_400_with_a_reason() {
         .await
         .unwrap();
     assert_eq!(wrong_type.status(), 400);
-    assert_eq!(client.get(server.url("/-/health/live/")).send().await.unwrap().status(), 204);
+    assert_eq!(
+        client
+            .get(server.url("/-/health/live/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
 }
 
 #[tokio::test]
@@ -45,8 +56,15 @@ async fn oversized_bodies_are_refused() {
         .send()
         .await;
     match response {
-        Ok(response) => assert!(response.status() == 413 || response.status() == 400, "{}", response.status()),
-        Err(error) => assert!(error.is_request() || error.is_body(), "connection closed: {error}"),
+        Ok(response) => assert!(
+            response.status() == 413 || response.status() == 400,
+            "{}",
+            response.status()
+        ),
+        Err(error) => assert!(
+            error.is_request() || error.is_body(),
+            "connection closed: {error}"
+        ),
     }
     let form = client
         .post(server.url("/if/flow/default-authentication-flow/"))
@@ -57,7 +75,15 @@ async fn oversized_bodies_are_refused() {
     if let Ok(form) = form {
         assert!(form.status().is_client_error(), "{}", form.status());
     }
-    assert_eq!(client.get(server.url("/-/health/ready/")).send().await.unwrap().status(), 204);
+    assert_eq!(
+        client
+            .get(server.url("/-/health/ready/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
 }
 
 #[tokio::test]
@@ -84,6 +110,18 @@ async fn bad_query_parameters_and_unknown_paths_are_4xx() {
 #[tokio::test]
 async fn health_endpoints_answer() {
     let server = TestServer::spawn().await;
-    assert_eq!(reqwest::get(server.url("/-/health/live/")).await.unwrap().status(), 204);
-    assert_eq!(reqwest::get(server.url("/-/health/ready/")).await.unwrap().status(), 204);
+    assert_eq!(
+        reqwest::get(server.url("/-/health/live/"))
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        reqwest::get(server.url("/-/health/ready/"))
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
 }

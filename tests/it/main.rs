@@ -1,7 +1,12 @@
 //! The one integration-test binary: every test starts its own server through the same
 //! start-up as `main` (ephemeral ports, temporary data directory, manual clock) and
 //! drives it over the network with a real HTTP client and cookie jar.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod harness;
 

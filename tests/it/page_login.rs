@@ -17,7 +17,13 @@ async fn login_through_the_pages_and_back_to_next() {
     assert!(html.contains("name=\"password\""), "password page: {html}");
     assert!(html.contains("akadmin"));
 
-    let done = post_form(&server, &browser, &page_path, &[("password", ADMIN_PASSWORD)]).await;
+    let done = post_form(
+        &server,
+        &browser,
+        &page_path,
+        &[("password", ADMIN_PASSWORD)],
+    )
+    .await;
     assert_eq!(done.status(), 303);
     assert_eq!(done.headers()["location"], "/if/admin/");
 
@@ -40,7 +46,14 @@ async fn wrong_password_shows_an_error_on_the_page() {
 async fn a_form_without_the_right_csrf_token_is_refused_and_the_server_stays_up() {
     let server = TestServer::spawn().await;
     let browser = server.browser();
-    let page = browser.get(server.url(PAGE)).send().await.unwrap().text().await.unwrap();
+    let page = browser
+        .get(server.url(PAGE))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(form_value(&page, "csrf_token").is_some());
     let forged = browser
         .post(server.url(PAGE))
@@ -51,9 +64,18 @@ async fn a_form_without_the_right_csrf_token_is_refused_and_the_server_stays_up(
     assert_eq!(forged.status(), 400);
     // A browser without the flow cookie (a cross-site form post) is refused too.
     let other = server.browser();
-    let cross_site = other.post(server.url(PAGE)).form(&[("uid_field", "akadmin")]).send().await.unwrap();
+    let cross_site = other
+        .post(server.url(PAGE))
+        .form(&[("uid_field", "akadmin")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(cross_site.status(), 400);
-    let live = browser.get(server.url("/-/health/live/")).send().await.unwrap();
+    let live = browser
+        .get(server.url("/-/health/live/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), 204);
 }
 
@@ -63,7 +85,10 @@ async fn protected_pages_send_anonymous_visitors_to_login_and_back() {
     let browser = server.browser();
     let portal = browser.get(server.url("/if/user/")).send().await.unwrap();
     assert_eq!(portal.status(), 302);
-    assert_eq!(portal.headers()["location"], "/if/flow/default-authentication-flow/?next=%2Fif%2Fuser%2F");
+    assert_eq!(
+        portal.headers()["location"],
+        "/if/flow/default-authentication-flow/?next=%2Fif%2Fuser%2F"
+    );
     let root = browser.get(server.url("/")).send().await.unwrap();
     assert_eq!(root.status(), 302);
 }
@@ -73,7 +98,12 @@ async fn pages_carry_security_headers() {
     let server = TestServer::spawn().await;
     let page = server.browser().get(server.url(PAGE)).send().await.unwrap();
     let headers = page.headers();
-    assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["referrer-policy"], "same-origin");
     assert_eq!(headers["x-frame-options"], "DENY");

@@ -10,8 +10,18 @@ async fn session_set_cookie(server: &TestServer, base: &str) -> String {
     let client = server.browser();
     let url = format!("{base}{LOGIN}");
     client.get(&url).send().await.unwrap();
-    client.post(&url).json(&json!({"component": "ak-stage-identification", "uid_field": "akadmin"})).send().await.unwrap();
-    let done = client.post(&url).json(&json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD})).send().await.unwrap();
+    client
+        .post(&url)
+        .json(&json!({"component": "ak-stage-identification", "uid_field": "akadmin"}))
+        .send()
+        .await
+        .unwrap();
+    let done = client
+        .post(&url)
+        .json(&json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     done.headers()
         .get_all("set-cookie")
         .iter()
@@ -22,12 +32,22 @@ async fn session_set_cookie(server: &TestServer, base: &str) -> String {
 
 #[tokio::test]
 async fn session_cookie_is_httponly_lax_and_secure_under_https() {
-    let server = TestServer::spawn_with(Options { https: true, ..Options::default() }).await;
+    let server = TestServer::spawn_with(Options {
+        https: true,
+        ..Options::default()
+    })
+    .await;
     let plain = session_set_cookie(&server, &server.url("")).await;
     assert!(plain.contains("HttpOnly"), "{plain}");
     assert!(plain.contains("SameSite=Lax"), "{plain}");
-    assert!(!plain.contains("Secure"), "no Secure flag over plain HTTP: {plain}");
-    assert!(!plain.contains("Max-Age"), "a browser-session cookie by default: {plain}");
+    assert!(
+        !plain.contains("Secure"),
+        "no Secure flag over plain HTTP: {plain}"
+    );
+    assert!(
+        !plain.contains("Max-Age"),
+        "a browser-session cookie by default: {plain}"
+    );
     let tls = session_set_cookie(&server, &server.https_url("")).await;
     assert!(tls.contains("Secure"), "{tls}");
     assert!(tls.contains("HttpOnly"));
@@ -37,13 +57,37 @@ async fn session_cookie_is_httponly_lax_and_secure_under_https() {
 async fn forwarded_proto_is_trusted_only_from_trusted_proxies() {
     let server = TestServer::spawn().await;
     // 127.0.0.1 is a trusted proxy by default: X-Forwarded-Proto: https makes the cookie Secure.
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let url = server.url(LOGIN);
-    let send = |body: serde_json::Value| client.post(&url).header("x-forwarded-proto", "https").json(&body).send();
-    client.get(&url).header("x-forwarded-proto", "https").send().await.unwrap();
-    send(json!({"component": "ak-stage-identification", "uid_field": "akadmin"})).await.unwrap();
-    let done = send(json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD})).await.unwrap();
-    let cookie = done.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|v| v.starts_with("gatehouse_session=")).unwrap();
+    let send = |body: serde_json::Value| {
+        client
+            .post(&url)
+            .header("x-forwarded-proto", "https")
+            .json(&body)
+            .send()
+    };
+    client
+        .get(&url)
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    send(json!({"component": "ak-stage-identification", "uid_field": "akadmin"}))
+        .await
+        .unwrap();
+    let done = send(json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD}))
+        .await
+        .unwrap();
+    let cookie = done
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("gatehouse_session="))
+        .unwrap();
     assert!(cookie.contains("Secure"), "{cookie}");
 
     let mut settings = server.settings.clone();
@@ -52,17 +96,44 @@ async fn forwarded_proto_is_trusted_only_from_trusted_proxies() {
     let dir = std::sync::Arc::clone(&server.dir);
     server.stop().await;
     let untrusting = TestServer::start_in(dir, settings).await;
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let url = untrusting.url(LOGIN);
-    let send = |body: serde_json::Value| client.post(&url).header("x-forwarded-proto", "https").json(&body).send();
-    send(json!({"component": "ak-stage-identification", "uid_field": "akadmin"})).await.unwrap();
-    let done = send(json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD})).await.unwrap();
-    let cookie = done.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|v| v.starts_with("gatehouse_session=")).unwrap();
-    assert!(!cookie.contains("Secure"), "untrusted peer cannot claim HTTPS: {cookie}");
+    let send = |body: serde_json::Value| {
+        client
+            .post(&url)
+            .header("x-forwarded-proto", "https")
+            .json(&body)
+            .send()
+    };
+    send(json!({"component": "ak-stage-identification", "uid_field": "akadmin"}))
+        .await
+        .unwrap();
+    let done = send(json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD}))
+        .await
+        .unwrap();
+    let cookie = done
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("gatehouse_session="))
+        .unwrap();
+    assert!(
+        !cookie.contains("Secure"),
+        "untrusted peer cannot claim HTTPS: {cookie}"
+    );
 }
 
 fn cookie_value(set_cookie: &str) -> String {
-    set_cookie.trim_start_matches("gatehouse_session=").split(';').next().unwrap().to_owned()
+    set_cookie
+        .trim_start_matches("gatehouse_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -75,9 +146,17 @@ async fn logout_revokes_the_session() {
             .header("cookie", format!("gatehouse_session={value}"))
             .send()
     };
-    assert_eq!(with_cookie("/api/v3/core/users/me/").await.unwrap().status(), 200);
+    assert_eq!(
+        with_cookie("/api/v3/core/users/me/")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
-    let logout = with_cookie("/api/v3/flows/executor/default-invalidation-flow/").await.unwrap();
+    let logout = with_cookie("/api/v3/flows/executor/default-invalidation-flow/")
+        .await
+        .unwrap();
     let removal = logout
         .headers()
         .get_all("set-cookie")
@@ -85,12 +164,21 @@ async fn logout_revokes_the_session() {
         .map(|v| v.to_str().unwrap().to_owned())
         .find(|v| v.starts_with("gatehouse_session="))
         .expect("logout clears the cookie");
-    assert!(removal.contains("Max-Age=0") || removal.contains("expires="), "{removal}");
+    assert!(
+        removal.contains("Max-Age=0") || removal.contains("expires="),
+        "{removal}"
+    );
     let body: serde_json::Value = logout.json().await.unwrap();
     assert_eq!(body["component"], "xak-flow-redirect", "{body}");
 
     // The old cookie, replayed by someone who copied it, is dead.
-    assert_eq!(with_cookie("/api/v3/core/users/me/").await.unwrap().status(), 401);
+    assert_eq!(
+        with_cookie("/api/v3/core/users/me/")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 }
 
 #[tokio::test]
@@ -98,12 +186,37 @@ async fn sessions_expire_when_idle_too_long() {
     let server = TestServer::spawn().await;
     let browser = server.browser();
     executor_login(&server, &browser, "akadmin", ADMIN_PASSWORD).await;
-    assert_eq!(browser.get(server.url("/api/v3/core/users/me/")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        browser
+            .get(server.url("/api/v3/core/users/me/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let idle = i64::try_from(server.settings.session.idle_timeout_secs).unwrap();
     server.clock.advance(idle - 120);
-    assert_eq!(browser.get(server.url("/api/v3/core/users/me/")).send().await.unwrap().status(), 200, "activity refreshes the idle clock");
+    assert_eq!(
+        browser
+            .get(server.url("/api/v3/core/users/me/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "activity refreshes the idle clock"
+    );
     server.clock.advance(idle + 1);
-    assert_eq!(browser.get(server.url("/api/v3/core/users/me/")).send().await.unwrap().status(), 401);
+    assert_eq!(
+        browser
+            .get(server.url("/api/v3/core/users/me/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 }
 
 #[tokio::test]
@@ -123,12 +236,27 @@ async fn users_and_sessions_survive_a_restart() {
     assert_eq!(me.status(), 200, "session survives the restart");
     let browser = server.browser();
     let done = executor_login(&server, &browser, "alice", "alice-password").await;
-    assert_eq!(done["component"], "xak-flow-redirect", "user survives the restart");
+    assert_eq!(
+        done["component"], "xak-flow-redirect",
+        "user survives the restart"
+    );
     // A flow in progress survives as well.
     let flow = server.browser();
     executor_get(&server, &flow, LOGIN).await;
-    executor_post(&server, &flow, LOGIN, json!({"component": "ak-stage-identification", "uid_field": "alice"})).await;
+    executor_post(
+        &server,
+        &flow,
+        LOGIN,
+        json!({"component": "ak-stage-identification", "uid_field": "alice"}),
+    )
+    .await;
     let server = server.restart().await;
-    let done = executor_post(&server, &flow, LOGIN, json!({"component": "ak-stage-password", "password": "alice-password"})).await;
+    let done = executor_post(
+        &server,
+        &flow,
+        LOGIN,
+        json!({"component": "ak-stage-password", "password": "alice-password"}),
+    )
+    .await;
     assert_eq!(done["component"], "xak-flow-redirect", "{done}");
 }

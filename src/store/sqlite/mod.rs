@@ -49,6 +49,8 @@ impl SqliteStore {
     }
 
     /// A private, empty, migrated database that lives as long as the value (for tests).
+    /// Reads and writes share one connection, so a scope must not open another scope
+    /// on the same store (it would wait on itself).
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
         let mut conn = pool::open_memory()?;
         migrations::apply_sqlite(&mut conn)?;
@@ -115,6 +117,6 @@ impl Store for SqliteStore {
 
 /// The capability object handed to a scope. Its methods live next to their SQL, one file
 /// per aggregate; a read scope gets it as `&dyn ReadTx`, which hides the writes.
-pub(crate) struct SqliteTx<'c> {
+struct SqliteTx<'c> {
     conn: &'c Connection,
 }

@@ -5,9 +5,7 @@ use rusqlite::Row;
 use rusqlite::types::Value;
 
 use super::SqliteTx;
-use super::codec::{
-    col, enum_col, expect_changed, first, sql_error, sql_error_ref, to_u64, uuid_col,
-};
+use super::codec::{col, enum_col, expect_changed, first, sql_error, sql_error_ref, uuid_col};
 use super::list::{Filter, ListSpec, list};
 use crate::model::{Timestamp, Token, TokenIntent, UserId};
 use crate::store::{ListQuery, Page, StoreResult, TokenReads, TokenWrites};
@@ -137,6 +135,6 @@ impl TokenWrites for SqliteTx<'_> {
             )
             .and_then(|mut stmt| stmt.execute([now.0]))
             .map_err(sql_error)?;
-        Ok(to_u64(i64::try_from(removed).unwrap_or(i64::MAX)))
+        Ok(u64::try_from(removed).unwrap_or(u64::MAX))
     }
 }

@@ -7,7 +7,8 @@ use rusqlite::types::Value;
 
 use super::SqliteTx;
 use super::codec::{
-    col, collect, enum_col, expect_changed, first, json_col, sql_error, to_json, to_u64, uuid_col,
+    col, collect, corrupt, enum_col, expect_changed, first, json_col, sql_error, to_json, to_u64,
+    uuid_col,
 };
 use super::groups::{self, GROUP_COLUMNS_G};
 use super::list::{ListSpec, list};
@@ -42,7 +43,7 @@ const LIST: ListSpec = ListSpec {
 fn decode(row: &Row<'_>) -> StoreResult<User> {
     let username: String = col(row, 2, TABLE)?;
     let username = Username::parse(&username)
-        .map_err(|e| super::codec::corrupt(TABLE, format!("username {username:?}: {e}")))?;
+        .map_err(|e| corrupt(TABLE, format!("username {username:?}: {e}")))?;
     Ok(User {
         id: UserId(col(row, 0, TABLE)?),
         uuid: uuid_col(row, 1, TABLE)?,

@@ -14,5 +14,6 @@ pub async fn version(_caller: ApiCaller) -> HttpResponse {
         "version_latest_valid": false,
         "build_hash": option_env!("GATEHOUSE_BUILD_HASH").unwrap_or(""),
         "outdated": false,
+        "outpost_outdated": false,
     }))
 }

@@ -45,5 +45,7 @@ fn respond(state: &AppState, call: &FlowCall, outcome: FlowOutcome) -> HttpRespo
     };
     let mut response = HttpResponse::Ok();
     apply_cookies(&mut response, call, &outcome.session, state);
-    response.insert_header(("Cache-Control", "no-store")).json(body)
+    response
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body)
 }

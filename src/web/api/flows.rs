@@ -16,7 +16,11 @@ use super::pagination::{ListParams, paginate};
 use super::serialize;
 
 fn render(catalog: &Catalog, flow: &Flow) -> Value {
-    let stages: Vec<_> = catalog.bindings(flow.id).iter().map(|binding| binding.stage).collect();
+    let stages: Vec<_> = catalog
+        .bindings(flow.id)
+        .iter()
+        .map(|binding| binding.stage)
+        .collect();
     serialize::flow(flow, &stages)
 }
 
@@ -87,17 +91,30 @@ pub async fn create(
     let input = input.into_inner();
     let slug_ok = !input.slug.is_empty()
         && input.slug.len() <= 50
-        && input.slug.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && input
+            .slug
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !slug_ok {
-        return Err(ApiError::field("slug", "Enter a valid slug of letters, digits, '-' or '_'."));
+        return Err(ApiError::field(
+            "slug",
+            "Enter a valid slug of letters, digits, '-' or '_'.",
+        ));
     }
     let designation = FlowDesignation::parse(&input.designation).ok_or_else(|| {
-        ApiError::field("designation", format!("\"{}\" is not a valid choice.", input.designation))
+        ApiError::field(
+            "designation",
+            format!("\"{}\" is not a valid choice.", input.designation),
+        )
     })?;
     let authentication = match input.authentication.as_deref() {
         None => FlowAuthentication::None,
-        Some(raw) => FlowAuthentication::parse(raw)
-            .ok_or_else(|| ApiError::field("authentication", format!("\"{raw}\" is not a valid choice.")))?,
+        Some(raw) => FlowAuthentication::parse(raw).ok_or_else(|| {
+            ApiError::field(
+                "authentication",
+                format!("\"{raw}\" is not a valid choice."),
+            )
+        })?,
     };
     let flow = Flow {
         id: FlowId::random(),
@@ -113,7 +130,12 @@ pub async fn create(
     state.catalog.reload(&state.db).await?;
     state
         .events
-        .record(EventAction::ModelCreated, Some(&admin.0.user), None, json!({"model": "flow", "slug": flow.slug}))
+        .record(
+            EventAction::ModelCreated,
+            Some(&admin.0.user),
+            None,
+            json!({"model": "flow", "slug": flow.slug}),
+        )
         .await;
     Ok(HttpResponse::Created().json(render(&state.catalog.load(), &flow)))
 }
@@ -124,13 +146,23 @@ pub async fn remove(
     admin: ApiAdmin,
     slug: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let flow = state.catalog.load().flow(&slug).cloned().ok_or(ApiError::NotFound)?;
+    let flow = state
+        .catalog
+        .load()
+        .flow(&slug)
+        .cloned()
+        .ok_or(ApiError::NotFound)?;
     let id = flow.id;
     state.db.write(move |tx| tx.delete_flow(id)).await?;
     state.catalog.reload(&state.db).await?;
     state
         .events
-        .record(EventAction::ModelDeleted, Some(&admin.0.user), None, json!({"model": "flow", "slug": flow.slug}))
+        .record(
+            EventAction::ModelDeleted,
+            Some(&admin.0.user),
+            None,
+            json!({"model": "flow", "slug": flow.slug}),
+        )
         .await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -86,7 +86,10 @@ impl GroupInput {
         if let Some(name) = &self.name {
             let name = name.trim();
             if name.is_empty() || name.len() > 80 {
-                return Err(ApiError::field("name", "Enter a name of 1 to 80 characters."));
+                return Err(ApiError::field(
+                    "name",
+                    "Enter a name of 1 to 80 characters.",
+                ));
             }
             group.name = name.to_owned();
         }
@@ -95,7 +98,10 @@ impl GroupInput {
         }
         if let Some(parent) = self.parent {
             if parent == Some(group.id) {
-                return Err(ApiError::field("parent", "A group cannot be its own parent."));
+                return Err(ApiError::field(
+                    "parent",
+                    "A group cannot be its own parent.",
+                ));
             }
             group.parent = parent;
         }
@@ -106,7 +112,11 @@ impl GroupInput {
     }
 }
 
-fn set_members(tx: &dyn crate::store::WriteTx, group: GroupId, users: &[UserId]) -> StoreResult<()> {
+fn set_members(
+    tx: &dyn crate::store::WriteTx,
+    group: GroupId,
+    users: &[UserId],
+) -> StoreResult<()> {
     for member in tx.members_of_group(group)? {
         tx.remove_member(group, member)?;
     }
@@ -161,7 +171,10 @@ pub async fn create(
 
 async fn audit(state: &AppState, admin: &ApiAdmin, action: EventAction, body: &Value) {
     let context = json!({"model": "group", "pk": body.get("pk"), "name": body.get("name")});
-    state.events.record(action, Some(&admin.0.user), None, context).await;
+    state
+        .events
+        .record(action, Some(&admin.0.user), None, context)
+        .await;
 }
 
 async fn update(
@@ -170,7 +183,11 @@ async fn update(
     id: GroupId,
     input: GroupInput,
 ) -> Result<HttpResponse, ApiError> {
-    let mut group = state.db.read(move |tx| tx.group_by_id(id)).await?.ok_or(ApiError::NotFound)?;
+    let mut group = state
+        .db
+        .read(move |tx| tx.group_by_id(id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
     input.apply(&mut group)?;
     let users = input.users.clone();
     let body = state
@@ -218,7 +235,13 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     state.db.write(move |tx| tx.delete_group(id)).await?;
-    audit(&state, &admin, EventAction::ModelDeleted, &json!({"pk": id})).await;
+    audit(
+        &state,
+        &admin,
+        EventAction::ModelDeleted,
+        &json!({"pk": id}),
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -240,7 +263,11 @@ async fn change_membership(
             if tx.user_by_id(user)?.is_none() {
                 return Err(StoreError::Conflict("pk".into()));
             }
-            if add { tx.add_member(group, user) } else { tx.remove_member(group, user) }
+            if add {
+                tx.add_member(group, user)
+            } else {
+                tx.remove_member(group, user)
+            }
         })
         .await
         .map_err(|error| match error {

@@ -23,7 +23,9 @@ impl ListParams {
     }
 
     fn page_size(&self) -> u64 {
-        self.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE)
+        self.page_size
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE)
     }
 
     /// `ordering` names one of `allowed` (a leading `-` means descending); other names
@@ -68,7 +70,11 @@ pub fn paginate<T>(
     let size = params.page_size();
     let current = params.page();
     let total_pages = page.total.div_ceil(size).max(1);
-    let start_index = if page.items.is_empty() { 0 } else { (current - 1) * size + 1 };
+    let start_index = if page.items.is_empty() {
+        0
+    } else {
+        (current - 1) * size + 1
+    };
     let end_index = if page.items.is_empty() {
         0
     } else {
@@ -77,7 +83,7 @@ pub fn paginate<T>(
     Paginated {
         pagination: json!({
             "next": if current < total_pages { current + 1 } else { 0 },
-            "previous": if current > 1 { current - 1 } else { 0 },
+            "previous": current.saturating_sub(1),
             "count": page.total,
             "current": current,
             "total_pages": total_pages,

@@ -13,11 +13,20 @@ fn content(schema: Value) -> Value {
 }
 
 /// One operation: `body` names the request schema, `reply` the 200/201 schema.
-fn operation(id: &str, tag: &str, summary: &str, body: Option<&str>, reply: Option<(u16, Value)>) -> Value {
+fn operation(
+    id: &str,
+    tag: &str,
+    summary: &str,
+    body: Option<&str>,
+    reply: Option<(u16, Value)>,
+) -> Value {
     let mut responses = Map::new();
     match reply {
         Some((status, schema)) => {
-            responses.insert(status.to_string(), json!({"description": "", "content": content(schema)}));
+            responses.insert(
+                status.to_string(),
+                json!({"description": "", "content": content(schema)}),
+            );
         }
         None => {
             responses.insert("204".into(), json!({"description": "No response body"}));
@@ -33,7 +42,10 @@ fn operation(id: &str, tag: &str, summary: &str, body: Option<&str>, reply: Opti
         "responses": responses,
     });
     if let (Some(body), Value::Object(map)) = (body, &mut op) {
-        map.insert("requestBody".into(), json!({"required": true, "content": content(reference(body))}));
+        map.insert(
+            "requestBody".into(),
+            json!({"required": true, "content": content(reference(body))}),
+        );
     }
     op
 }
@@ -57,15 +69,28 @@ fn list_parameters() -> Value {
 
 fn crud(paths: &mut Map<String, Value>, base: &str, tag: &str, model: &str, key: (&str, &str)) {
     let snake = model.to_lowercase();
-    let mut list = operation(&format!("{tag}_{snake}s_list"), tag, &format!("List {snake}s"), None, Some((200, paginated(model))));
+    let mut list = operation(
+        &format!("{tag}_{snake}s_list"),
+        tag,
+        &format!("List {snake}s"),
+        None,
+        Some((200, paginated(model))),
+    );
     if let Value::Object(op) = &mut list {
         op.insert("parameters".into(), list_parameters());
     }
-    let create = operation(&format!("{tag}_{snake}s_create"), tag, &format!("Create a {snake}"), Some(&format!("{model}Request")), Some((201, reference(model))));
+    let create = operation(
+        &format!("{tag}_{snake}s_create"),
+        tag,
+        &format!("Create a {snake}"),
+        Some(&format!("{model}Request")),
+        Some((201, reference(model))),
+    );
     paths.insert(base.to_owned(), json!({"get": list, "post": create}));
     let (name, kind) = key;
     let item_path = format!("{base}{{{name}}}/");
-    let parameters = json!([{"name": name, "in": "path", "required": true, "schema": {"type": kind}}]);
+    let parameters =
+        json!([{"name": name, "in": "path", "required": true, "schema": {"type": kind}}]);
     paths.insert(item_path, json!({
         "parameters": parameters,
         "get": operation(&format!("{tag}_{snake}s_retrieve"), tag, &format!("One {snake}"), None, Some((200, reference(model)))),
@@ -138,10 +163,34 @@ fn schemas() -> Value {
 
 pub fn document() -> Value {
     let mut paths = Map::new();
-    crud(&mut paths, "/core/users/", "core", "User", ("id", "integer"));
-    crud(&mut paths, "/core/groups/", "core", "Group", ("group_uuid", "string"));
-    crud(&mut paths, "/core/tokens/", "core", "Token", ("identifier", "string"));
-    crud(&mut paths, "/flows/instances/", "flows", "Flow", ("slug", "string"));
+    crud(
+        &mut paths,
+        "/core/users/",
+        "core",
+        "User",
+        ("id", "integer"),
+    );
+    crud(
+        &mut paths,
+        "/core/groups/",
+        "core",
+        "Group",
+        ("group_uuid", "string"),
+    );
+    crud(
+        &mut paths,
+        "/core/tokens/",
+        "core",
+        "Token",
+        ("identifier", "string"),
+    );
+    crud(
+        &mut paths,
+        "/flows/instances/",
+        "flows",
+        "Flow",
+        ("slug", "string"),
+    );
     paths.insert("/core/users/me/".into(), json!({"get": operation("core_users_me_retrieve", "core", "The current user", None, Some((200, json!({"type": "object", "properties": {"user": reference("User")}}))))}));
     paths.insert("/core/users/{id}/set_password/".into(), json!({
         "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],

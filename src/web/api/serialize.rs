@@ -3,9 +3,15 @@
 use serde_json::{Value, json};
 
 use crate::crypto::sha256_hex;
-use crate::model::{Flow, Group, Token, User};
+use crate::model::{Flow, Group, Timestamp, Token, User};
 
-pub fn user(user: &User, groups: &[Group], is_superuser: bool) -> Value {
+/// authentik's `User`. `groups` are the direct groups, `all_groups` the same with every
+/// ancestor (where the parents' names come from).
+pub fn user(user: &User, groups: &[Group], all_groups: &[Group], is_superuser: bool) -> Value {
+    let parent_name = |group: &Group| {
+        let parent = group.parent?;
+        all_groups.iter().find(|other| other.id == parent).map(|other| other.name.as_str())
+    };
     json!({
         "pk": user.id,
         "uuid": user.uuid,
@@ -16,14 +22,52 @@ pub fn user(user: &User, groups: &[Group], is_superuser: bool) -> Value {
         "date_joined": user.created.to_rfc3339(),
         "is_superuser": is_superuser,
         "groups": groups.iter().map(|group| group.id).collect::<Vec<_>>(),
-        "groups_obj": groups.iter().map(group_brief).collect::<Vec<_>>(),
+        "groups_obj": groups
+            .iter()
+            .map(|group| partial_group(group, parent_name(group)))
+            .collect::<Vec<_>>(),
         "email": user.email,
         "avatar": "",
         "attributes": user.attributes,
         "uid": sha256_hex(user.uuid.as_bytes()),
         "path": user.path,
         "type": user.user_type.as_str(),
-        "password_change_date": user.password_changed.map(|at| at.to_rfc3339()),
+        // Both are required non-null datetimes in authentik's schema. authentik stamps
+        // `password_change_date` at creation; no separate update time is kept here, so
+        // `last_updated` is the latest change that is known.
+        "password_change_date": user.password_changed.unwrap_or(user.created).to_rfc3339(),
+        "last_updated": last_updated(user).to_rfc3339(),
+    })
+}
+
+fn last_updated(user: &User) -> Timestamp {
+    [user.password_changed, user.last_login]
+        .into_iter()
+        .flatten()
+        .fold(user.created, Timestamp::max)
+}
+
+/// authentik's `UserSelf`, the `user` of `core/users/me/`: groups (with ancestors) as
+/// name and pk, the user's settings and system permissions (none without RBAC).
+pub fn user_self(user: &User, all_groups: &[Group], is_superuser: bool) -> Value {
+    let mut groups: Vec<&Group> = all_groups.iter().collect();
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    json!({
+        "pk": user.id,
+        "username": user.username.as_str(),
+        "name": user.name,
+        "is_active": user.is_active,
+        "is_superuser": is_superuser,
+        "groups": groups
+            .iter()
+            .map(|group| json!({"name": group.name, "pk": group.id.to_string()}))
+            .collect::<Vec<_>>(),
+        "email": user.email,
+        "avatar": "",
+        "uid": sha256_hex(user.uuid.as_bytes()),
+        "settings": {},
+        "type": user.user_type.as_str(),
+        "system_permissions": [],
     })
 }
 
@@ -40,21 +84,22 @@ pub fn user_brief(user: &User) -> Value {
     })
 }
 
-pub fn group_brief(group: &Group) -> Value {
+/// authentik's `PartialGroup`, as in a user's `groups_obj`.
+pub fn partial_group(group: &Group, parent_name: Option<&str>) -> Value {
     json!({
         "pk": group.id,
         "num_pk": group.num_pk,
         "name": group.name,
         "is_superuser": group.is_superuser,
         "parent": group.parent,
+        "parent_name": parent_name,
         "attributes": group.attributes,
     })
 }
 
 pub fn group(group: &Group, parent_name: Option<&str>, members: &[User]) -> Value {
-    let mut value = group_brief(group);
+    let mut value = partial_group(group, parent_name);
     if let Value::Object(body) = &mut value {
-        body.insert("parent_name".into(), json!(parent_name));
         body.insert(
             "users".into(),
             json!(members.iter().map(|user| user.id).collect::<Vec<_>>()),
@@ -65,18 +110,21 @@ pub fn group(group: &Group, parent_name: Option<&str>, members: &[User]) -> Valu
         );
         body.insert("roles".into(), json!([]));
         body.insert("roles_obj".into(), json!([]));
+        // authentik fills `children_obj` only when asked with `include_children=true`.
+        body.insert("children_obj".into(), Value::Null);
     }
     value
 }
 
-pub fn token(token: &Token, owner: Option<&User>) -> Value {
+/// `owner` is the owner rendered by [`user`]: authentik's `Token.user_obj` is a full `User`.
+pub fn token(token: &Token, owner: Option<Value>) -> Value {
     json!({
         "pk": token.uuid,
         "managed": token.managed,
         "identifier": token.identifier,
         "intent": token.intent.as_str(),
         "user": token.user,
-        "user_obj": owner.map(user_brief),
+        "user_obj": owner,
         "description": token.description,
         "expires": token.expires.map(|at| at.to_rfc3339()),
         "expiring": token.expiring,

@@ -22,8 +22,11 @@ const ORDERING: &[&str] = &["identifier", "expires", "created"];
 const DEFAULT_LIFETIME_SECS: u64 = 30 * 60;
 
 fn render(tx: &dyn ReadTx, token: &Token) -> StoreResult<Value> {
-    let owner = tx.user_by_id(token.user)?;
-    Ok(serialize::token(token, owner.as_ref()))
+    let owner = match tx.user_by_id(token.user)? {
+        Some(owner) => Some(super::users::render(tx, &owner)?),
+        None => None,
+    };
+    Ok(serialize::token(token, owner))
 }
 
 #[get("/api/v3/core/tokens/")]
@@ -52,7 +55,11 @@ pub async fn list(
 }
 
 /// The token if the caller may see it; others' tokens look absent to non-superusers.
-async fn visible_token(state: &AppState, caller: &ApiCaller, identifier: String) -> Result<Token, ApiError> {
+async fn visible_token(
+    state: &AppState,
+    caller: &ApiCaller,
+    identifier: String,
+) -> Result<Token, ApiError> {
     let token = state
         .db
         .read(move |tx| tx.token_by_identifier(&identifier))
@@ -83,13 +90,17 @@ pub async fn view_key(
     identifier: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let token = visible_token(&state, &caller, identifier.into_inner()).await?;
-    let key = state
-        .secret_box
-        .open(&token.key_sealed)
-        .ok_or_else(|| ApiError::Internal("token key cannot be unsealed (secret key changed?)".into()))?;
+    let key = state.secret_box.open(&token.key_sealed).ok_or_else(|| {
+        ApiError::Internal("token key cannot be unsealed (secret key changed?)".into())
+    })?;
     state
         .events
-        .record(EventAction::SecretView, Some(&caller.user), None, json!({"token": token.identifier}))
+        .record(
+            EventAction::SecretView,
+            Some(&caller.user),
+            None,
+            json!({"token": token.identifier}),
+        )
         .await;
     Ok(HttpResponse::Ok().json(json!({"key": key})))
 }
@@ -113,13 +124,21 @@ pub async fn create(
     let input = input.into_inner();
     let identifier = input.identifier.unwrap_or_default();
     if !valid_identifier(&identifier) {
-        return Err(ApiError::field("identifier", "Enter 1 to 100 letters, digits, '-', '_' or '.'."));
+        return Err(ApiError::field(
+            "identifier",
+            "Enter 1 to 100 letters, digits, '-', '_' or '.'.",
+        ));
     }
     let intent = match input.intent.as_deref() {
         None => TokenIntent::Api,
         Some(raw) => match TokenIntent::parse(raw) {
             Some(intent @ (TokenIntent::Api | TokenIntent::AppPassword)) => intent,
-            _ => return Err(ApiError::field("intent", format!("\"{raw}\" is not a valid choice."))),
+            _ => {
+                return Err(ApiError::field(
+                    "intent",
+                    format!("\"{raw}\" is not a valid choice."),
+                ));
+            }
         },
     };
     let owner = input.user.unwrap_or(caller.user.id);
@@ -129,10 +148,9 @@ pub async fn create(
     let now = state.clock.now();
     let expiring = input.expiring.unwrap_or(true);
     let expires = match input.expires.as_deref() {
-        Some(text) => Some(
-            Timestamp::parse_rfc3339(text)
-                .ok_or_else(|| ApiError::field("expires", "Datetime has wrong format. Use RFC 3339."))?,
-        ),
+        Some(text) => Some(Timestamp::parse_rfc3339(text).ok_or_else(|| {
+            ApiError::field("expires", "Datetime has wrong format. Use RFC 3339.")
+        })?),
         None if expiring => Some(now.plus_secs(DEFAULT_LIFETIME_SECS)),
         None => None,
     };
@@ -159,7 +177,12 @@ pub async fn create(
         .await?;
     state
         .events
-        .record(EventAction::ModelCreated, Some(&caller.user), None, json!({"model": "token", "identifier": body.get("identifier")}))
+        .record(
+            EventAction::ModelCreated,
+            Some(&caller.user),
+            None,
+            json!({"model": "token", "identifier": body.get("identifier")}),
+        )
         .await;
     Ok(HttpResponse::Created().json(body))
 }
@@ -172,10 +195,18 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let token = visible_token(&state, &caller, identifier.into_inner()).await?;
     let identifier = token.identifier.clone();
-    state.db.write(move |tx| tx.delete_token(&identifier)).await?;
+    state
+        .db
+        .write(move |tx| tx.delete_token(&identifier))
+        .await?;
     state
         .events
-        .record(EventAction::ModelDeleted, Some(&caller.user), None, json!({"model": "token", "identifier": token.identifier}))
+        .record(
+            EventAction::ModelDeleted,
+            Some(&caller.user),
+            None,
+            json!({"model": "token", "identifier": token.identifier}),
+        )
         .await;
     Ok(HttpResponse::NoContent().finish())
 }

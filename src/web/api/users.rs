@@ -21,7 +21,9 @@ const ORDERING: &[&str] = &["pk", "username", "name", "email", "last_login"];
 
 fn render(tx: &dyn ReadTx, user: &User) -> StoreResult<Value> {
     let groups = tx.groups_of_user(user.id)?;
-    let superuser = groups_with_ancestors(tx, user.id)?.iter().any(|g| g.is_superuser);
+    let superuser = groups_with_ancestors(tx, user.id)?
+        .iter()
+        .any(|g| g.is_superuser);
     Ok(serialize::user(user, &groups, superuser))
 }
 
@@ -52,7 +54,7 @@ pub async fn list(
 #[get("/api/v3/core/users/me/")]
 pub async fn me(state: Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
     let user = caller.user.clone();
-    let body = state.db.read(move |tx| render(tx, &user)).await?;
+    let body = state.db.read(move |tx| render_self(tx, &user)).await?;
     Ok(HttpResponse::Ok().json(json!({"user": body, "original": null})))
 }
 
@@ -95,7 +97,10 @@ impl UserInput {
         if let Some(username) = &self.username {
             match Username::parse(username) {
                 Ok(username) => user.username = username,
-                Err(message) => errors.entry("username".into()).or_default().push(message.into()),
+                Err(message) => errors
+                    .entry("username".into())
+                    .or_default()
+                    .push(message.into()),
             }
         }
         if let Some(user_type) = &self.user_type {
@@ -109,7 +114,10 @@ impl UserInput {
         }
         if let Some(email) = &self.email {
             if !email.is_empty() && !email.contains('@') {
-                errors.entry("email".into()).or_default().push("Enter a valid email address.".into());
+                errors
+                    .entry("email".into())
+                    .or_default()
+                    .push("Enter a valid email address.".into());
             }
             user.email = email.trim().to_owned();
         }
@@ -125,7 +133,11 @@ impl UserInput {
         if let Some(path) = &self.path {
             user.path = path.trim_matches('/').to_owned();
         }
-        if errors.is_empty() { Ok(()) } else { Err(ApiError::Invalid(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Invalid(errors))
+        }
     }
 }
 
@@ -156,7 +168,8 @@ pub async fn create(
     let Some(username) = input.username.as_deref() else {
         return Err(ApiError::field("username", "This field is required."));
     };
-    let username = Username::parse(username).map_err(|message| ApiError::field("username", message))?;
+    let username =
+        Username::parse(username).map_err(|message| ApiError::field("username", message))?;
     let mut draft = blank_user(&state, username);
     input.apply(&mut draft)?;
     let new = NewUser {
@@ -182,7 +195,12 @@ pub async fn create(
         .await?;
     state
         .events
-        .record(EventAction::ModelCreated, Some(&admin.0.user), None, json!({"model": "user", "pk": user.id, "username": user.username.as_str()}))
+        .record(
+            EventAction::ModelCreated,
+            Some(&admin.0.user),
+            None,
+            json!({"model": "user", "pk": user.id, "username": user.username.as_str()}),
+        )
         .await;
     Ok(HttpResponse::Created().json(body))
 }
@@ -204,7 +222,11 @@ async fn update(
     input: UserInput,
 ) -> Result<HttpResponse, ApiError> {
     let id = UserId(id);
-    let existing = state.db.read(move |tx| tx.user_by_id(id)).await?.ok_or(ApiError::NotFound)?;
+    let existing = state
+        .db
+        .read(move |tx| tx.user_by_id(id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let mut user = existing;
     input.apply(&mut user)?;
     let groups = input.groups.clone();
@@ -224,7 +246,12 @@ async fn update(
         .await?;
     state
         .events
-        .record(EventAction::ModelUpdated, Some(&admin.0.user), None, json!({"model": "user", "pk": user.id}))
+        .record(
+            EventAction::ModelUpdated,
+            Some(&admin.0.user),
+            None,
+            json!({"model": "user", "pk": user.id}),
+        )
         .await;
     Ok(HttpResponse::Ok().json(body))
 }
@@ -260,12 +287,19 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let id = UserId(id.into_inner());
     if id == admin.0.user.id {
-        return Err(ApiError::BadRequest("You cannot delete your own account here.".into()));
+        return Err(ApiError::BadRequest(
+            "You cannot delete your own account here.".into(),
+        ));
     }
     state.db.write(move |tx| tx.delete_user(id)).await?;
     state
         .events
-        .record(EventAction::ModelDeleted, Some(&admin.0.user), None, json!({"model": "user", "pk": id}))
+        .record(
+            EventAction::ModelDeleted,
+            Some(&admin.0.user),
+            None,
+            json!({"model": "user", "pk": id}),
+        )
         .await;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -302,7 +336,12 @@ pub async fn set_password(
         .await?;
     state
         .events
-        .record(EventAction::PasswordSet, Some(&user), None, json!({"by": admin.0.user.username.as_str()}))
+        .record(
+            EventAction::PasswordSet,
+            Some(&user),
+            None,
+            json!({"by": admin.0.user.username.as_str()}),
+        )
         .await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -38,7 +38,9 @@ impl ClientMeta {
             if let Some(forwarded) = header(request, "x-forwarded-for") {
                 // Right to left: the first hop we do not trust is the client.
                 for hop in forwarded.rsplit(',') {
-                    let Ok(hop) = hop.trim().parse::<IpAddr>() else { break };
+                    let Ok(hop) = hop.trim().parse::<IpAddr>() else {
+                        break;
+                    };
                     ip = Some(hop);
                     if !trusted(hop) {
                         break;
@@ -52,7 +54,11 @@ impl ClientMeta {
         ClientMeta {
             ip,
             https,
-            user_agent: header(request, "user-agent").unwrap_or_default().chars().take(256).collect(),
+            user_agent: header(request, "user-agent")
+                .unwrap_or_default()
+                .chars()
+                .take(256)
+                .collect(),
         }
     }
 

@@ -15,7 +15,9 @@ use super::super::flow_http::{FLOW_COOKIE, base_cookie};
 use super::super::state::AppState;
 
 fn found(to: &str) -> HttpResponse {
-    HttpResponse::Found().insert_header(("Location", to)).finish()
+    HttpResponse::Found()
+        .insert_header(("Location", to))
+        .finish()
 }
 
 #[get("/")]
@@ -29,7 +31,11 @@ pub async fn root(session: MaybeSession) -> HttpResponse {
 #[get("/flows/-/default/authentication/")]
 pub async fn default_authentication(http: HttpRequest) -> HttpResponse {
     let query = http.query_string();
-    let suffix = if query.is_empty() { String::new() } else { format!("?{query}") };
+    let suffix = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
     found(&format!("/if/flow/default-authentication-flow/{suffix}"))
 }
 
@@ -74,17 +80,27 @@ pub async fn user_portal(state: Data<AppState>, page: PageUser) -> Result<HttpRe
 }
 
 #[get("/if/admin/")]
-pub async fn admin_overview(state: Data<AppState>, page: PageUser) -> Result<HttpResponse, PageError> {
+pub async fn admin_overview(
+    state: Data<AppState>,
+    page: PageUser,
+) -> Result<HttpResponse, PageError> {
     if !page.is_superuser {
         return Ok(found("/if/user/"));
     }
     let (users, groups, events) = state
         .db
         .read(|tx| {
-            let recent = ListQuery { limit: 20, ..ListQuery::default() };
+            let recent = ListQuery {
+                limit: 20,
+                ..ListQuery::default()
+            };
             Ok((
                 tx.count_users()?,
-                tx.list_groups(&ListQuery { limit: 1, ..ListQuery::default() })?.total,
+                tx.list_groups(&ListQuery {
+                    limit: 1,
+                    ..ListQuery::default()
+                })?
+                .total,
                 tx.list_events(&recent)?.items,
             ))
         })

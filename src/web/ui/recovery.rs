@@ -45,9 +45,10 @@ pub async fn use_token(
         ));
     };
     let client = ClientMeta::of(&http);
-    let (token, _) = state
-        .sessions
-        .create(user.id, &client.info(), None, vec!["recovery".into()])?;
+    let (token, _) =
+        state
+            .sessions
+            .create(user.id, &client.info(), None, vec!["recovery".into()])?;
     state
         .events
         .record(
@@ -59,7 +60,10 @@ pub async fn use_token(
         .await;
     let call: FlowCall = flow_call(&http, String::new(), &FlowParams::default());
     let mut response = HttpResponse::Found();
-    let change = SessionChange::Started { token, max_age_secs: None };
+    let change = SessionChange::Started {
+        token,
+        max_age_secs: None,
+    };
     apply_cookies(&mut response, &call, &change, &state);
     Ok(response.insert_header(("Location", "/if/user/")).finish())
 }

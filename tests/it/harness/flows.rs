@@ -6,8 +6,18 @@ use super::TestServer;
 
 pub const LOGIN: &str = "/api/v3/flows/executor/default-authentication-flow/";
 
-pub async fn executor_post(server: &TestServer, client: &reqwest::Client, path: &str, body: Value) -> Value {
-    let response = client.post(server.url(path)).json(&body).send().await.unwrap();
+pub async fn executor_post(
+    server: &TestServer,
+    client: &reqwest::Client,
+    path: &str,
+    body: Value,
+) -> Value {
+    let response = client
+        .post(server.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200, "executor answers 200");
     response.json().await.unwrap()
 }
@@ -19,12 +29,29 @@ pub async fn executor_get(server: &TestServer, client: &reqwest::Client, path: &
 }
 
 /// Signs in through the JSON executor; returns the final challenge.
-pub async fn executor_login(server: &TestServer, client: &reqwest::Client, uid: &str, password: &str) -> Value {
+pub async fn executor_login(
+    server: &TestServer,
+    client: &reqwest::Client,
+    uid: &str,
+    password: &str,
+) -> Value {
     let first = executor_get(server, client, LOGIN).await;
     assert_eq!(first["component"], "ak-stage-identification");
-    let second = executor_post(server, client, LOGIN, json!({"component": "ak-stage-identification", "uid_field": uid})).await;
+    let second = executor_post(
+        server,
+        client,
+        LOGIN,
+        json!({"component": "ak-stage-identification", "uid_field": uid}),
+    )
+    .await;
     assert_eq!(second["component"], "ak-stage-password", "{second}");
-    executor_post(server, client, LOGIN, json!({"component": "ak-stage-password", "password": password})).await
+    executor_post(
+        server,
+        client,
+        LOGIN,
+        json!({"component": "ak-stage-password", "password": password}),
+    )
+    .await
 }
 
 /// The value of `name="<field>" value="..."` in a page.
@@ -47,5 +74,10 @@ pub async fn post_form(
     let csrf = form_value(&html, "csrf_token").expect("page has a CSRF token");
     let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
     form.extend_from_slice(fields);
-    client.post(server.url(path)).form(&form).send().await.unwrap()
+    client
+        .post(server.url(path))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
 }

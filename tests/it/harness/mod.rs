@@ -36,6 +36,7 @@ impl Default for Options {
     }
 }
 
+#[allow(clippy::field_reassign_with_default)] // reads better as a list of overrides
 pub fn test_settings(dir: &TempDir, options: &Options) -> Settings {
     let mut settings = Settings::default();
     settings.data_dir = dir.path().to_path_buf();
@@ -109,7 +110,10 @@ impl TestServer {
     }
 
     pub fn https_url(&self, path: &str) -> String {
-        format!("https://{}{path}", self.app().https_addr.expect("https listener"))
+        format!(
+            "https://{}{path}",
+            self.app().https_addr.expect("https listener")
+        )
     }
 
     pub fn setup_path(&self) -> Option<String> {
@@ -161,7 +165,12 @@ impl TestServer {
             .unwrap()
     }
 
-    pub async fn admin_send(&self, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
+    pub async fn admin_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
         reqwest::Client::new()
             .request(method, self.url(path))
             .bearer_auth(ADMIN_TOKEN)
@@ -177,9 +186,15 @@ impl TestServer {
             .admin_send(reqwest::Method::POST, "/api/v3/core/users/", serde_json::json!({"username": username, "name": username, "email": format!("{username}@example.com")}))
             .await;
         assert_eq!(created.status(), 201, "user created");
-        let pk = created.json::<Value>().await.unwrap()["pk"].as_i64().unwrap();
+        let pk = created.json::<Value>().await.unwrap()["pk"]
+            .as_i64()
+            .unwrap();
         let set = self
-            .admin_send(reqwest::Method::POST, &format!("/api/v3/core/users/{pk}/set_password/"), serde_json::json!({"password": password}))
+            .admin_send(
+                reqwest::Method::POST,
+                &format!("/api/v3/core/users/{pk}/set_password/"),
+                serde_json::json!({"password": password}),
+            )
             .await;
         assert_eq!(set.status(), 204);
         pk
