@@ -1,1 +1,48 @@
-fn main() {}
+//! The reference for password sign-in latency: one raw argon2id verify with the same
+//! parameters gatehouse uses by default (OWASP: m=19 MiB, t=2, p=1), measured in the same
+//! session as `benches/appliance.py`, which subtracts it from the login time.
+//!
+//! Prints one JSON line: `{"argon2_verify_ms_median": ..., "samples": ...}`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::time::Instant;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+
+fn main() {
+    let memory_kib = env_u32("ARGON2_MEMORY_KIB", 19_456);
+    let iterations = env_u32("ARGON2_ITERATIONS", 2);
+    let samples = env_u32("ARGON2_SAMPLES", 30) as usize;
+    let argon = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(memory_kib, iterations, 1, None).unwrap(),
+    );
+    let hash = argon
+        .hash_password(b"benchmark password")
+        .unwrap()
+        .to_string();
+    let parsed = PasswordHash::new(&hash).unwrap();
+    let mut timings: Vec<f64> = (0..samples)
+        .map(|_| {
+            let start = Instant::now();
+            argon
+                .verify_password(b"benchmark password", &parsed)
+                .unwrap();
+            start.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    timings.sort_by(f64::total_cmp);
+    let median = timings[timings.len() / 2];
+    println!(
+        "{{\"argon2_verify_ms_median\": {median:.3}, \"samples\": {samples}, \"memory_kib\": {memory_kib}, \"iterations\": {iterations}}}"
+    );
+}
+
+fn env_u32(name: &str, default: u32) -> u32 {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}

@@ -35,6 +35,7 @@ pub fn with_error(mut challenge: Value, field: &str, message: &str) -> Value {
 
 pub fn add_flow_info(challenge: &mut Value, flow: &Flow) {
     if let Value::Object(body) = challenge {
+        body.insert("flow_designation".into(), json!(flow.designation.as_str()));
         body.insert(
             "flow_info".into(),
             json!({

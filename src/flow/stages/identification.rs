@@ -115,15 +115,22 @@ async fn find_user(
     uid: &str,
 ) -> FlowResult<Option<User>> {
     let fields = settings.user_fields.clone();
+    let exact = !settings.case_insensitive_matching;
     let uid = uid.to_owned();
     Ok(call
         .services
         .db
         .read(move |tx| {
             for field in fields {
+                // The store matches without regard to case; a stage set to match
+                // exactly drops a match that differs in case.
                 let found = match field {
-                    UserField::Username => tx.user_by_username(&uid)?,
-                    UserField::Email if uid.contains('@') => tx.user_by_email(&uid)?,
+                    UserField::Username => tx
+                        .user_by_username(&uid)?
+                        .filter(|user| !exact || user.username.as_str() == uid),
+                    UserField::Email if uid.contains('@') => tx
+                        .user_by_email(&uid)?
+                        .filter(|user| !exact || user.email == uid),
                     UserField::Email => None,
                 };
                 if found.is_some() {

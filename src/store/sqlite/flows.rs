@@ -157,8 +157,7 @@ impl FlowWrites for SqliteTx<'_> {
 
     /// An unknown flow or stage is `Conflict("flow")` / `Conflict("stage")`.
     fn insert_binding(&self, binding: &StageBinding) -> StoreResult<()> {
-        let result = self
-            .conn
+        self.conn
             .prepare_cached(
                 "INSERT INTO stage_bindings
                     (id, flow_id, stage_id, ord, evaluate_on_plan, re_evaluate_policies)
@@ -180,8 +179,8 @@ impl FlowWrites for SqliteTx<'_> {
                 } else {
                     sql_error(error)
                 }
-            });
-        result.map(|_| ())
+            })?;
+        Ok(())
     }
 
     fn delete_binding(&self, binding: &StageBinding) -> StoreResult<()> {

@@ -117,7 +117,17 @@ fn schemas() -> Value {
             "is_superuser": {"type": "boolean", "readOnly": true}, "groups": {"type": "array", "items": {"type": "string", "format": "uuid"}},
             "email": {"type": "string", "format": "email"}, "attributes": {"type": "object", "additionalProperties": {}},
             "uid": {"type": "string", "readOnly": true}, "path": {"type": "string"},
-            "type": {"type": "string", "enum": ["internal", "external", "service_account", "internal_service_account"]}})),
+            "type": {"type": "string", "enum": ["internal", "external", "service_account", "internal_service_account"]},
+            "date_joined": {"type": "string", "format": "date-time", "readOnly": true},
+            "password_change_date": {"type": "string", "format": "date-time", "readOnly": true},
+            "last_updated": {"type": "string", "format": "date-time", "readOnly": true}})),
+        "UserSelf": object(&["pk", "username", "name", "is_active", "is_superuser", "groups", "avatar", "uid", "settings", "system_permissions"], json!({
+            "pk": {"type": "integer", "readOnly": true}, "username": {"type": "string"}, "name": {"type": "string"},
+            "is_active": {"type": "boolean"}, "is_superuser": {"type": "boolean"},
+            "groups": {"type": "array", "items": object(&["name", "pk"], json!({"name": {"type": "string"}, "pk": {"type": "string"}}))},
+            "email": {"type": "string"}, "avatar": {"type": "string"}, "uid": {"type": "string"},
+            "settings": {"type": "object", "additionalProperties": {}}, "type": {"type": "string"},
+            "system_permissions": {"type": "array", "items": {"type": "string"}}})),
         "UserRequest": object(&["username"], json!({
             "username": {"type": "string", "minLength": 1, "maxLength": 150}, "name": {"type": "string"},
             "is_active": {"type": "boolean"}, "email": {"type": "string", "format": "email"},
@@ -155,7 +165,8 @@ fn schemas() -> Value {
             "designation": {"type": "string"}, "authentication": {"type": "string"}, "layout": {"type": "string"}})),
         "Version": object(&["version_current"], json!({
             "version_current": {"type": "string"}, "version_latest": {"type": "string"},
-            "version_latest_valid": {"type": "boolean"}, "build_hash": {"type": "string"}, "outdated": {"type": "boolean"}})),
+            "version_latest_valid": {"type": "boolean"}, "build_hash": {"type": "string"}, "outdated": {"type": "boolean"},
+            "outpost_outdated": {"type": "boolean"}})),
         "ChallengeTypes": {"type": "object", "required": ["component"], "additionalProperties": {},
             "properties": {"component": {"type": "string"}, "type": {"type": "string"}}},
     })
@@ -191,7 +202,7 @@ pub fn document() -> Value {
         "Flow",
         ("slug", "string"),
     );
-    paths.insert("/core/users/me/".into(), json!({"get": operation("core_users_me_retrieve", "core", "The current user", None, Some((200, json!({"type": "object", "properties": {"user": reference("User")}}))))}));
+    paths.insert("/core/users/me/".into(), json!({"get": operation("core_users_me_retrieve", "core", "The current user", None, Some((200, json!({"type": "object", "required": ["user"], "properties": {"user": reference("UserSelf"), "original": {"allOf": [reference("UserSelf")], "nullable": true}}}))))}));
     paths.insert("/core/users/{id}/set_password/".into(), json!({
         "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
         "post": operation("core_users_set_password_create", "core", "Set a user's password", Some("UserPasswordSetRequest"), None)}));

@@ -3,14 +3,17 @@
 use serde_json::{Value, json};
 
 use crate::crypto::sha256_hex;
-use crate::model::{Flow, Group, Timestamp, Token, User};
+use crate::model::{Flow, FlowAuthentication, Group, Timestamp, Token, User};
 
 /// authentik's `User`. `groups` are the direct groups, `all_groups` the same with every
 /// ancestor (where the parents' names come from).
 pub fn user(user: &User, groups: &[Group], all_groups: &[Group], is_superuser: bool) -> Value {
     let parent_name = |group: &Group| {
         let parent = group.parent?;
-        all_groups.iter().find(|other| other.id == parent).map(|other| other.name.as_str())
+        all_groups
+            .iter()
+            .find(|other| other.id == parent)
+            .map(|other| other.name.as_str())
     };
     json!({
         "pk": user.id,
@@ -148,6 +151,16 @@ pub fn flow(flow: &Flow, stages: &[crate::model::StageId]) -> Value {
         "export_url": format!("/api/v3/flows/instances/{}/export/", flow.slug),
         "layout": flow.layout,
         "denied_action": "message_continue",
-        "authentication": flow.authentication.as_str(),
+        "authentication": authentication_name(flow.authentication),
     })
+}
+
+/// The flow's access mode in authentik's enum. The setup-token guard is gatehouse's own
+/// (authentik's `initial-setup` is open to anyone, `none`, and guarded by policies), so
+/// authentik's clients, which reject unknown values, are shown `none`.
+fn authentication_name(mode: FlowAuthentication) -> &'static str {
+    match mode {
+        FlowAuthentication::RequireSetupToken => FlowAuthentication::None.as_str(),
+        other => other.as_str(),
+    }
 }

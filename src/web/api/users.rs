@@ -19,12 +19,19 @@ use super::serialize;
 
 const ORDERING: &[&str] = &["pk", "username", "name", "email", "last_login"];
 
-fn render(tx: &dyn ReadTx, user: &User) -> StoreResult<Value> {
+/// The user in authentik's `User` shape (also a token's `user_obj`).
+pub(super) fn render(tx: &dyn ReadTx, user: &User) -> StoreResult<Value> {
     let groups = tx.groups_of_user(user.id)?;
-    let superuser = groups_with_ancestors(tx, user.id)?
-        .iter()
-        .any(|g| g.is_superuser);
-    Ok(serialize::user(user, &groups, superuser))
+    let all_groups = groups_with_ancestors(tx, user.id)?;
+    let superuser = all_groups.iter().any(|g| g.is_superuser);
+    Ok(serialize::user(user, &groups, &all_groups, superuser))
+}
+
+/// The user in authentik's `UserSelf` shape, for `me/`.
+fn render_self(tx: &dyn ReadTx, user: &User) -> StoreResult<Value> {
+    let all_groups = groups_with_ancestors(tx, user.id)?;
+    let superuser = all_groups.iter().any(|g| g.is_superuser);
+    Ok(serialize::user_self(user, &all_groups, superuser))
 }
 
 #[get("/api/v3/core/users/")]

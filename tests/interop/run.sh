@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Interop tests (layer 3 in shared/ARCHITECTURE.md): software nobody here wrote, run as
+# its users run it, against a real gatehouse server on a free loopback port with a
+# fresh data directory.
+#
+#   bash tests/interop/run.sh
+#
+# Installs what it needs into a venv under the cargo target directory (reused between
+# runs), builds the binary if it is missing (INTEROP_REBUILD=1 always runs `cargo build`;
+# GATEHOUSE_BIN points at another binary), and fails loudly when a tool is missing.
+# Exits non-zero if any script fails; prints the server log when something failed.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+
+die() {
+    echo "interop: $*" >&2
+    exit 1
+}
+
+need() {
+    command -v "$1" >/dev/null 2>&1 || die "required tool '$1' is missing: $2"
+}
+
+python="${PYTHON:-python3}"
+need "$python" "install Python 3.9+ (apt-get install python3 python3-venv)"
+need curl "apt-get install curl"
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 9))' ||
+    die "$python is older than 3.9, which authentik-client needs"
+"$python" -c 'import venv, ensurepip' 2>/dev/null ||
+    die "$python cannot make virtual environments (apt-get install python3-venv)"
+
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+venv="$target_dir/interop-venv"
+
+# --- Python clients -------------------------------------------------------------------
+if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
+    echo "interop: creating $venv"
+    rm -rf "$venv"
+    "$python" -m venv "$venv" || die "could not create a venv at $venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r "$here/requirements.txt" || die "pip could not install $here/requirements.txt"
+
+# --- the server binary ----------------------------------------------------------------
+bin="${GATEHOUSE_BIN:-$target_dir/debug/gatehouse}"
+if [[ -z "${GATEHOUSE_BIN:-}" ]] && { [[ ! -x "$bin" ]] || [[ "${INTEROP_REBUILD:-0}" == 1 ]]; }; then
+    need cargo "install the Rust toolchain (rustup)"
+    echo "interop: cargo build"
+    cargo build || die "cargo build failed"
+fi
+[[ -x "$bin" ]] || die "no gatehouse binary at $bin"
+
+# --- start the server -----------------------------------------------------------------
+free_port() {
+    "$python" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+secret() {
+    "$python" -c 'import secrets; print(secrets.token_urlsafe(24))'
+}
+
+port="$(free_port)"
+data_dir="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-interop.XXXXXX")"
+log="$data_dir/server.log"
+base="http://127.0.0.1:$port"
+admin_password="Interop-$(secret)"
+admin_token="$(secret)"
+server_pid=""
+failed=0
+
+print_log() {
+    echo "----- gatehouse server log ($log) -----" >&2
+    cat "$log" >&2 || true
+    echo "----- end of server log -----" >&2
+}
+
+stop_server() {
+    local status=$?
+    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill "$server_pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    if [[ $status -ne 0 || $failed -ne 0 ]]; then
+        print_log
+    fi
+    rm -rf "$data_dir"
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+echo "interop: starting $bin on $base (data in $data_dir)"
+GATEHOUSE_DATA_DIR="$data_dir" \
+    AUTHENTIK_BOOTSTRAP_PASSWORD="$admin_password" \
+    AUTHENTIK_BOOTSTRAP_TOKEN="$admin_token" \
+    AUTHENTIK_BOOTSTRAP_EMAIL=admin@example.com \
+    GATEHOUSE_LISTEN__HTTP="127.0.0.1:$port" \
+    GATEHOUSE_LISTEN__HTTPS=off \
+    GATEHOUSE_LISTEN__METRICS=off \
+    GATEHOUSE_PASSWORD_HASHING__MEMORY_KIB=1024 \
+    GATEHOUSE_PASSWORD_HASHING__ITERATIONS=1 \
+    "$bin" serve >"$log" 2>&1 &
+server_pid=$!
+
+ready=0
+deadline=$((SECONDS + 30))
+while ((SECONDS < deadline)); do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        die "the server exited before it was ready"
+    fi
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$base/-/health/ready/" || true)"
+    if [[ "$code" == 204 ]]; then
+        ready=1
+        break
+    fi
+    sleep 0.2
+done
+((ready)) || die "the server was not ready within 30 s ($base/-/health/ready/)"
+echo "interop: server ready"
+
+# --- the scripts ----------------------------------------------------------------------
+export GATEHOUSE_URL="$base"
+export GATEHOUSE_TOKEN="$admin_token"
+export GATEHOUSE_ADMIN_PASSWORD="$admin_password"
+# Never send loopback traffic through a proxy from the environment.
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
+export no_proxy="$NO_PROXY"
+
+passed_scripts=()
+failed_scripts=()
+shopt -s nullglob
+scripts=("$here"/*_test.py)
+((${#scripts[@]})) || die "no *_test.py scripts in $here"
+for script in "${scripts[@]}"; do
+    name="$(basename "$script")"
+    echo "interop: == $name"
+    if "$venv/bin/python" "$script"; then
+        passed_scripts+=("$name")
+    else
+        failed_scripts+=("$name")
+        failed=1
+    fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        echo "interop: the server died during $name" >&2
+        failed=1
+        break
+    fi
+done
+
+echo "interop: scripts passed: ${passed_scripts[*]:-none}"
+if ((failed)); then
+    echo "interop: scripts FAILED: ${failed_scripts[*]:-(server died)}" >&2
+    exit 1
+fi
