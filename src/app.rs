@@ -126,6 +126,7 @@ pub async fn start(
         events: events.clone(),
     });
     let settings = Arc::new(settings);
+    let state_hasher = hasher.clone();
     let state = Data::new(AppState {
         settings: Arc::clone(&settings),
         db,
@@ -144,7 +145,7 @@ pub async fn start(
     let (server, http_addr, https_addr) = build_server(&settings, state, &data_dir)?;
     let handle = server.handle();
     let server = tokio::spawn(server);
-    let worker = tokio::spawn(crate::tasks::run(ephemeral, Arc::clone(&kv)));
+    let worker = tokio::spawn(crate::tasks::run(ephemeral, Arc::clone(&kv), state_hasher));
     let setup_path = report
         .setup_token
         .map(|token| format!("/if/flow/initial-setup/?token={token}"));

@@ -4,18 +4,30 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::crypto::PasswordHasher;
 use crate::store::{Ephemeral, Kv};
 
 const PURGE_EVERY: Duration = Duration::from_secs(300);
 const FLUSH_EVERY: Duration = Duration::from_secs(5);
+const TRIM_EVERY: Duration = Duration::from_secs(15);
+/// Password work buffers are kept this long after the last hash.
+const HASH_BUFFERS_IDLE: Duration = Duration::from_secs(30);
 
-/// Purges expired ephemeral entries and makes recent ephemeral writes durable, so a power
-/// cut loses at most a few seconds of sessions and flow progress.
-pub async fn run(ephemeral: Ephemeral, kv: Arc<dyn Kv>) {
+/// Purges expired ephemeral entries, makes recent ephemeral writes durable (so a power cut
+/// loses at most a few seconds of sessions and flow progress), and gives idle password
+/// work buffers back to the system.
+pub async fn run(ephemeral: Ephemeral, kv: Arc<dyn Kv>, hasher: PasswordHasher) {
+    hasher.warm_up().await;
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     let mut purge = tokio::time::interval(PURGE_EVERY);
+    let mut trim = tokio::time::interval(TRIM_EVERY);
     loop {
         tokio::select! {
+            _ = trim.tick() => {
+                if hasher.release_idle(HASH_BUFFERS_IDLE) {
+                    tracing::debug!("released idle password buffers");
+                }
+            }
             _ = flush.tick() => {
                 let kv = Arc::clone(&kv);
                 if let Ok(Err(error)) = tokio::task::spawn_blocking(move || kv.flush()).await {
