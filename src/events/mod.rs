@@ -29,6 +29,21 @@ impl Events {
         client_ip: Option<&str>,
         context: Value,
     ) {
+        let event = self.prepare(action, user, client_ip, context);
+        if let Err(error) = self.db.write(move |tx| tx.insert_event(&event)).await {
+            tracing::error!(%error, "could not store audit event");
+        }
+    }
+
+    /// Builds and logs an event for the caller to store in its own write scope, so the
+    /// event commits together with the change it describes (one transaction, not two).
+    pub fn prepare(
+        &self,
+        action: EventAction,
+        user: Option<&User>,
+        client_ip: Option<&str>,
+        context: Value,
+    ) -> Event {
         let event = Event {
             id: Uuid::new_v4(),
             action,
@@ -48,8 +63,6 @@ impl Events {
             context = %event.context,
             "event"
         );
-        if let Err(error) = self.db.write(move |tx| tx.insert_event(&event)).await {
-            tracing::error!(%error, "could not store audit event");
-        }
+        event
     }
 }

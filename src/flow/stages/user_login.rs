@@ -63,22 +63,23 @@ async fn log_in(
     }
     let now = call.services.ephemeral.now();
     let user_id = user.id;
+    let auth_method = methods.first().map(String::as_str).unwrap_or("flow");
+    let event = call.services.events.prepare(
+        EventAction::Login,
+        Some(&user),
+        call.request.client.ip.as_deref(),
+        json!({"auth_method": auth_method, "flow": call.request.slug}),
+    );
     call.services
         .db
-        .write(move |tx| tx.set_last_login(user_id, now))
+        .write(move |tx| {
+            tx.set_last_login(user_id, now)?;
+            tx.insert_event(&event)
+        })
         .await?;
     *call.session_change = SessionChange::Started {
         token,
         max_age_secs: (lifetime > 0).then_some(lifetime),
     };
-    call.services
-        .events
-        .record(
-            EventAction::Login,
-            Some(&user),
-            call.request.client.ip.as_deref(),
-            json!({"auth_method": methods.first().map(String::as_str).unwrap_or("flow"), "flow": call.request.slug}),
-        )
-        .await;
     Ok(StageStep::Next)
 }
