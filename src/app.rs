@@ -16,8 +16,10 @@ use tokio::task::JoinHandle;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::{PasswordHasher, PasswordParams, SecretBox, random_token};
+use crate::email::{EmailTemplates, Mailer, SmtpTransport};
 use crate::events::Events;
 use crate::flow::{FlowEngine, FlowServices};
+use crate::policy::{PolicyEngine, Reputation};
 use crate::session::Sessions;
 use crate::store::memory_kv::MemoryKv;
 use crate::store::redb_kv::RedbKv;
@@ -117,6 +119,16 @@ pub async fn start(
         settings.session.absolute_timeout_secs,
     );
     let events = Events::new(db.clone(), Arc::clone(&clock));
+    let transport =
+        SmtpTransport::new(&settings.email).map_err(|error| anyhow::anyhow!("email: {error}"))?;
+    let mailer = Mailer::new(
+        db.clone(),
+        Arc::clone(&clock),
+        Arc::new(transport),
+        events.clone(),
+    );
+    let email_templates = EmailTemplates::new(Some(data_dir.join("templates").join("email")));
+    let policies = PolicyEngine::new(Reputation::new(ephemeral.clone()), Arc::clone(&clock));
     let flows = FlowEngine::new(FlowServices {
         db: db.clone(),
         ephemeral: ephemeral.clone(),
@@ -124,6 +136,9 @@ pub async fn start(
         sessions: sessions.clone(),
         hasher: hasher.clone(),
         events: events.clone(),
+        mailer: mailer.clone(),
+        email_templates,
+        policies: policies.clone(),
     });
     let settings = Arc::new(settings);
     let state_hasher = hasher.clone();
@@ -136,6 +151,7 @@ pub async fn start(
         flows,
         hasher,
         events,
+        policies,
         clock,
         templates: Templates::new(Some(data_dir.join("templates"))),
         secret_box,
@@ -145,7 +161,12 @@ pub async fn start(
     let (server, http_addr, https_addr) = build_server(&settings, state, &data_dir)?;
     let handle = server.handle();
     let server = tokio::spawn(server);
-    let worker = tokio::spawn(crate::tasks::run(ephemeral, Arc::clone(&kv), state_hasher));
+    let worker = tokio::spawn(crate::tasks::run(
+        ephemeral,
+        Arc::clone(&kv),
+        state_hasher,
+        mailer,
+    ));
     let setup_path = report
         .setup_token
         .map(|token| format!("/if/flow/initial-setup/?token={token}"));

@@ -1,6 +1,6 @@
 //! The command line: `serve`, `check-config`, `healthcheck`, `recovery-key`,
-//! `user set-password`. Commands that run beside a live server go through the SQLite
-//! store (safe across processes), never through the redb file the server holds.
+//! `user set-password`, `test-email`. Commands that run beside a live server go through
+//! the SQLite store (safe across processes), never through the redb file the server holds.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -54,6 +54,8 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Send the `test` email to ADDRESS at once through the configured SMTP server.
+    TestEmail { address: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,6 +222,25 @@ pub fn set_password(settings: &Settings, username: &str) -> anyhow::Result<()> {
             other => other.into(),
         })?;
     let _ = store.check_health();
+    Ok(())
+}
+
+/// Sends the `test` template now (not through the queue) and records it in the outbox;
+/// works beside a live server because it only touches the SQLite store.
+pub fn test_email(settings: &Settings, address: &str) -> anyhow::Result<()> {
+    let store = open_store(settings)?;
+    let templates =
+        crate::email::EmailTemplates::new(Some(settings.data_dir.join("templates").join("email")));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(crate::email::send_test_email(
+        crate::store::Db::new(store),
+        std::sync::Arc::new(crate::clock::SystemClock),
+        &settings.email,
+        &templates,
+        address,
+    ))?;
     Ok(())
 }
 

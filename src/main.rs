@@ -30,6 +30,9 @@ fn main() -> ExitCode {
         } => {
             cli::set_password(&settings, username).map(|()| println!("password set for {username}"))
         }
+        Command::TestEmail { address } => {
+            cli::test_email(&settings, address).map(|()| println!("sent"))
+        }
         Command::Serve => serve(settings, &warnings),
     };
     match result {

@@ -92,6 +92,14 @@ impl FlowEngine {
         request: &FlowRequest,
     ) -> FlowResult<Result<FlowExecution, FlowOutcome>> {
         let key = execution_key(&request.browser_key, &flow.slug);
+        // An emailed link resumes its flow in whichever browser opens it.
+        if let Some(token) = &request.flow_token {
+            if let Some(resume) = stages::email::take_resume(&self.services, &flow.slug, token)? {
+                let mut execution = resume.execution;
+                execution.context.email_confirmed_for = Some(resume.stage);
+                return Ok(Ok(execution));
+            }
+        }
         let stored: Option<FlowExecution> = self.services.ephemeral.get(NAMESPACE, &key)?;
         if let Some(execution) = stored.filter(|execution| execution.flow == flow.id) {
             return Ok(Ok(execution));
@@ -121,6 +129,13 @@ impl FlowEngine {
             let stage = catalog
                 .stage(stage_id)
                 .ok_or_else(|| FlowError::Misconfigured(format!("stage {stage_id} is missing")))?;
+            if !self
+                .still_wanted(catalog, flow, request, execution, stage_id)
+                .await?
+            {
+                execution.position += 1;
+                continue;
+            }
             let outcome = {
                 let mut call = StageCall {
                     services: &self.services,
@@ -136,6 +151,36 @@ impl FlowEngine {
                 other => return self.settle(flow, request, execution, other).await,
             }
         }
+    }
+
+    /// A stage binding marked "re-evaluate when reached" runs its policies again now,
+    /// with what earlier stages learned (e.g. who the user is); failing skips the stage.
+    async fn still_wanted(
+        &self,
+        catalog: &Catalog,
+        flow: &Flow,
+        request: &FlowRequest,
+        execution: &FlowExecution,
+        stage_id: crate::model::StageId,
+    ) -> FlowResult<bool> {
+        let Some(binding) = catalog
+            .bindings(flow.id)
+            .iter()
+            .find(|binding| binding.stage == stage_id && binding.re_evaluate_policies)
+        else {
+            return Ok(true);
+        };
+        let policy_request =
+            super::policies::policy_request(&self.services, request, &execution.context).await?;
+        Ok(
+            super::policies::stage_binding_passes(
+                &self.services,
+                catalog,
+                binding,
+                &policy_request,
+            )
+            .await,
+        )
     }
 
     /// Stores the execution behind a challenge, or drops it when the flow was denied.
@@ -158,6 +203,10 @@ impl FlowEngine {
             StageStep::Deny(message) => {
                 self.services.ephemeral.delete(NAMESPACE, &key)?;
                 Ok(FlowStep::Denied(message))
+            }
+            StageStep::Redirect(to) => {
+                self.services.ephemeral.delete(NAMESPACE, &key)?;
+                Ok(FlowStep::Redirect(to))
             }
             StageStep::Next => self.finish(flow, execution, request).await,
         }

@@ -31,6 +31,12 @@ pub struct FlowContext {
     pub next: Option<String>,
     /// Set when the flow was opened with the one-time setup link.
     pub setup_claimed: bool,
+    /// The invitation this flow was opened with.
+    #[serde(default)]
+    pub invitation: Option<uuid::Uuid>,
+    /// The email stage whose link was opened (the flow resumes past it).
+    #[serde(default)]
+    pub email_confirmed_for: Option<crate::model::StageId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,9 +7,11 @@ pub mod challenge;
 pub mod engine;
 pub mod execution;
 pub mod planner;
+pub mod policies;
 pub mod stages;
 
 use crate::crypto::PasswordHasher;
+use crate::email::{EmailTemplates, Mailer};
 use crate::events::Events;
 use crate::session::{ActiveSession, ClientInfo, Sessions};
 use crate::store::{CatalogHandle, Db, Ephemeral, StoreError};
@@ -25,6 +27,9 @@ pub struct FlowServices {
     pub sessions: Sessions,
     pub hasher: PasswordHasher,
     pub events: Events,
+    pub mailer: Mailer,
+    pub email_templates: EmailTemplates,
+    pub policies: crate::policy::PolicyEngine,
 }
 
 /// One request to a flow, already parsed by a transport.
@@ -39,6 +44,12 @@ pub struct FlowRequest {
     pub next: Option<String>,
     /// The one-time setup token from the initial-setup link.
     pub setup_token: Option<String>,
+    /// An invitation's id from an invite link (`?itoken=`).
+    pub invitation_token: Option<String>,
+    /// A token from an emailed link (`?flow_token=`) that resumes a paused flow.
+    pub flow_token: Option<String>,
+    /// Scheme and host the browser used (`https://auth.example.com`), for links in emails.
+    pub base_url: String,
 }
 
 /// What the transport must do with the browser's session cookie.
@@ -78,6 +89,8 @@ pub enum FlowError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Hash(#[from] crate::crypto::password::HashError),
+    #[error(transparent)]
+    Email(#[from] crate::email::SendError),
 }
 
 pub type FlowResult<T> = Result<T, FlowError>;

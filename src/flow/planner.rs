@@ -30,9 +30,10 @@ pub(super) async fn plan(
     match flow.authentication {
         FlowAuthentication::None => {}
         FlowAuthentication::RequireAuthenticated => {
-            if session_user.is_none() {
+            let Some(user) = session_user else {
                 return Ok(Plan::Denied("Flow requires authentication.".into()));
-            }
+            };
+            prefill_from_session_user(services, &mut context, user).await?;
         }
         FlowAuthentication::RequireUnauthenticated => {
             if session_user.is_some() {
@@ -66,11 +67,32 @@ pub(super) async fn plan(
             context.setup_claimed = true;
         }
     }
-    let plan = catalog
-        .bindings(flow.id)
-        .iter()
-        .map(|binding| binding.stage)
-        .collect();
+    // A redirect stage of another flow may have handed its context over to this one.
+    let handoff_key = super::execution::execution_key(&request.browser_key, &flow.slug);
+    let handed_over: Option<FlowContext> = services
+        .ephemeral
+        .take(super::stages::redirect::HANDOFF_NAMESPACE, &handoff_key)?;
+    if let Some(handed_over) = handed_over {
+        context.pending_user = context.pending_user.or(handed_over.pending_user);
+        context.prompt_data.extend(handed_over.prompt_data);
+        context.methods.extend(handed_over.methods);
+        context.next = context.next.or(handed_over.next);
+    }
+    let policy_request = super::policies::policy_request(services, request, &context).await?;
+    if let Some(message) =
+        super::policies::flow_allowed(services, catalog, flow, &policy_request).await
+    {
+        return Ok(Plan::Denied(message));
+    }
+    let mut plan = Vec::new();
+    for binding in catalog.bindings(flow.id) {
+        let wanted = !binding.evaluate_on_plan
+            || super::policies::stage_binding_passes(services, catalog, binding, &policy_request)
+                .await;
+        if wanted {
+            plan.push(binding.stage);
+        }
+    }
     Ok(Plan::Ready(FlowExecution {
         flow: flow.id,
         plan,
@@ -109,4 +131,27 @@ async fn claim_setup_token(
         })
         .await?;
     Ok(claimed)
+}
+
+/// Flows for signed-in users (settings, unenrollment, consent) are about that user: make
+/// them the pending user and show their current details as the prompts' initial values.
+async fn prefill_from_session_user(
+    services: &FlowServices,
+    context: &mut FlowContext,
+    user: UserId,
+) -> FlowResult<()> {
+    let Some(found) = services.db.read(move |tx| tx.user_by_id(user)).await? else {
+        return Ok(());
+    };
+    context.pending_user = Some(PendingUser::Known(found.id));
+    for (key, value) in [
+        ("username", found.username.as_str().to_owned()),
+        ("name", found.name.clone()),
+        ("email", found.email.clone()),
+    ] {
+        context
+            .prompt_data
+            .insert(key.into(), serde_json::Value::String(value));
+    }
+    Ok(())
 }

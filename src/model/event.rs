@@ -21,6 +21,11 @@ pub enum EventAction {
     RecoveryLinkCreated,
     SuspiciousRequest,
     ConfigurationError,
+    InvitationUsed,
+    PolicyException,
+    EmailSent,
+    /// An outbox message was given up on (after its last retry).
+    EmailFailed,
 }
 
 impl EventAction {
@@ -38,6 +43,10 @@ impl EventAction {
             EventAction::RecoveryLinkCreated => "recovery_link_created",
             EventAction::SuspiciousRequest => "suspicious_request",
             EventAction::ConfigurationError => "configuration_error",
+            EventAction::InvitationUsed => "invitation_used",
+            EventAction::PolicyException => "policy_exception",
+            EventAction::EmailSent => "email_sent",
+            EventAction::EmailFailed => "email_failed",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::policy::PolicyEngineMode;
 use super::{BindingId, FlowId, StageId};
 
 /// What a flow is for, as authentik names it; the defaults for each purpose are found by it.
@@ -92,6 +93,9 @@ pub struct Flow {
     pub authentication: FlowAuthentication,
     /// authentik's layout names ("stacked", ...); the page renderer reads it.
     pub layout: String,
+    /// How the flow's policy bindings combine; absent in older JSON, hence the default.
+    #[serde(default)]
+    pub policy_engine_mode: PolicyEngineMode,
 }
 
 /// A stage placed in a flow at a position. Lower `order` runs first.
@@ -103,4 +107,7 @@ pub struct StageBinding {
     pub order: i32,
     pub evaluate_on_plan: bool,
     pub re_evaluate_policies: bool,
+    /// How the policy bindings on this stage binding combine.
+    #[serde(default)]
+    pub policy_engine_mode: PolicyEngineMode,
 }

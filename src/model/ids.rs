@@ -41,6 +41,8 @@ uuid_id!(GroupId);
 uuid_id!(FlowId);
 uuid_id!(StageId);
 uuid_id!(BindingId);
+uuid_id!(PolicyId);
+uuid_id!(PolicyBindingId);
 
 impl std::fmt::Display for UserId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

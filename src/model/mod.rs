@@ -1,19 +1,31 @@
 //! Domain types only: identifiers, users, groups, tokens, flows and stages, events.
 //! No I/O lives here, and nothing here names a storage engine or a web framework.
 
+pub mod brand;
+pub mod consent;
+pub mod email;
 pub mod event;
 pub mod flow;
 pub mod group;
 pub mod ids;
+pub mod invitation;
+pub mod policy;
 pub mod stage;
 pub mod time;
 pub mod token;
 pub mod user;
 
+pub use brand::Brand;
+pub use consent::Consent;
+pub use email::{OutboxEntry, OutboxStatus, OutgoingEmail};
 pub use event::{Event, EventAction, EventUser};
 pub use flow::{Flow, FlowAuthentication, FlowDesignation, StageBinding};
 pub use group::{Group, NewGroup};
-pub use ids::{BindingId, FlowId, GroupId, StageId, UserId};
+pub use ids::{BindingId, FlowId, GroupId, PolicyBindingId, PolicyId, StageId, UserId};
+pub use invitation::Invitation;
+pub use policy::{
+    BindingSubject, Policy, PolicyBinding, PolicyEngineMode, PolicyKind, PolicyTarget,
+};
 pub use stage::{Stage, StageKind};
 pub use time::Timestamp;
 pub use token::{Token, TokenIntent};

@@ -21,6 +21,12 @@ pub enum StageKind {
     UserWrite(UserWriteStage),
     UserLogin(UserLoginStage),
     UserLogout(UserLogoutStage),
+    UserDelete(UserDeleteStage),
+    Deny(DenyStage),
+    Redirect(RedirectStage),
+    Invitation(InvitationStage),
+    Email(EmailStage),
+    Consent(ConsentStage),
 }
 
 impl StageKind {
@@ -33,6 +39,12 @@ impl StageKind {
             StageKind::UserWrite(_) => "ak-stage-user-write",
             StageKind::UserLogin(_) => "ak-stage-user-login",
             StageKind::UserLogout(_) => "ak-stage-user-logout",
+            StageKind::UserDelete(_) => "ak-stage-user-delete",
+            StageKind::Deny(_) => "ak-stage-access-denied",
+            StageKind::Redirect(_) => "xak-flow-redirect",
+            StageKind::Invitation(_) => "ak-stage-invitation",
+            StageKind::Email(_) => "ak-stage-email",
+            StageKind::Consent(_) => "ak-stage-consent",
         }
     }
 }
@@ -91,11 +103,22 @@ impl Default for PasswordStage {
 pub enum PromptFieldType {
     Text,
     TextReadOnly,
+    TextArea,
     Email,
     Password,
     Number,
     Checkbox,
+    #[serde(rename = "radio-button-group")]
+    RadioButtonGroup,
+    Dropdown,
+    Date,
+    #[serde(rename = "date-time")]
+    DateTime,
     Hidden,
+    /// Text shown to the user; no input.
+    Static,
+    /// A visual divider; no input.
+    Separator,
 }
 
 impl PromptFieldType {
@@ -103,12 +126,24 @@ impl PromptFieldType {
         match self {
             PromptFieldType::Text => "text",
             PromptFieldType::TextReadOnly => "text_read_only",
+            PromptFieldType::TextArea => "text_area",
             PromptFieldType::Email => "email",
             PromptFieldType::Password => "password",
             PromptFieldType::Number => "number",
             PromptFieldType::Checkbox => "checkbox",
+            PromptFieldType::RadioButtonGroup => "radio-button-group",
+            PromptFieldType::Dropdown => "dropdown",
+            PromptFieldType::Date => "date",
+            PromptFieldType::DateTime => "date-time",
             PromptFieldType::Hidden => "hidden",
+            PromptFieldType::Static => "static",
+            PromptFieldType::Separator => "separator",
         }
+    }
+
+    /// Types that show something but collect nothing.
+    pub fn is_display_only(self) -> bool {
+        matches!(self, PromptFieldType::Static | PromptFieldType::Separator)
     }
 }
 
@@ -128,12 +163,17 @@ pub struct PromptField {
     pub order: i32,
     #[serde(default)]
     pub sub_text: String,
+    /// Options of radio groups and dropdowns.
+    #[serde(default)]
+    pub choices: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PromptStage {
     pub fields: Vec<PromptField>,
+    /// Policies that check the answers (e.g. a password policy); all must pass.
+    pub validation_policies: Vec<super::ids::PolicyId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -235,5 +275,106 @@ mod tests {
         assert_eq!(parse_timedelta("days=30"), Ok(2_592_000));
         assert!(parse_timedelta("fortnights=1").is_err());
         assert!(parse_timedelta("hours").is_err());
+    }
+}
+
+/// Deletes the pending user (the unenrollment flow's last step).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct UserDeleteStage {}
+
+/// Ends the flow with a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DenyStage {
+    pub deny_message: String,
+}
+
+impl Default for DenyStage {
+    fn default() -> Self {
+        DenyStage {
+            deny_message: "Access denied.".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedirectMode {
+    #[default]
+    Static,
+    Flow,
+}
+
+/// Sends the browser elsewhere: a URL (`static`) or another flow (`flow`), optionally
+/// carrying this flow's pending user and prompt data over (`keep_context`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedirectStage {
+    pub mode: RedirectMode,
+    pub target_static: String,
+    pub target_flow: Option<String>,
+    pub keep_context: bool,
+}
+
+/// Lets a flow continue only with a valid invitation (`?itoken=<id>`), whose fixed data
+/// pre-fills the prompts.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InvitationStage {
+    /// Off by default: an enrollment flow with this stage is invitation-only.
+    pub continue_flow_without_invitation: bool,
+}
+
+/// Sends the pending user a link; the flow continues when it is opened (from any
+/// browser). Verifies an address on enrollment, or proves ownership on recovery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmailStage {
+    /// Set the user active once the link is opened (enrollment with verification).
+    pub activate_user_on_success: bool,
+    /// How long the link works, as authentik writes it ("minutes=30").
+    pub token_expiry: String,
+    pub subject: String,
+    /// Template name under `assets/email/` (or the custom email templates folder).
+    pub template: String,
+}
+
+impl Default for EmailStage {
+    fn default() -> Self {
+        EmailStage {
+            activate_user_on_success: false,
+            token_expiry: "minutes=30".to_owned(),
+            subject: "gatehouse".to_owned(),
+            template: "email_verification".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentMode {
+    #[default]
+    AlwaysRequire,
+    Permanent,
+    Expiring,
+}
+
+/// Asks the user to agree that an application receives their data. The application and
+/// what it asks for come from the flow context (`application`: `{pk, name, permissions}`),
+/// put there by the protocol that started the flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConsentStage {
+    pub mode: ConsentMode,
+    /// For `expiring`: how long a consent is remembered ("weeks=4").
+    pub consent_expire_in: String,
+}
+
+impl Default for ConsentStage {
+    fn default() -> Self {
+        ConsentStage {
+            mode: ConsentMode::AlwaysRequire,
+            consent_expire_in: "weeks=4".to_owned(),
+        }
     }
 }

@@ -1,26 +1,63 @@
-//! The catalog snapshot: configuration objects (flows, stages, bindings; later
-//! applications, providers, brands and keys) held in one immutable in-memory value and
-//! swapped whole when any of them changes, so hot paths never query the database for
-//! configuration.
+//! The catalog snapshot: configuration objects (flows, stages, bindings, policies and
+//! their bindings, brands; later applications, providers and keys) held in one immutable
+//! in-memory value and swapped whole when any of them changes, so hot paths never query
+//! the database for configuration.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::model::{Flow, FlowDesignation, FlowId, Stage, StageBinding, StageId};
+use crate::model::{
+    Brand, Flow, FlowDesignation, FlowId, Policy, PolicyBinding, PolicyId, PolicyTarget, Stage,
+    StageBinding, StageId,
+};
 
 use super::{Db, StoreResult};
+
+/// Everything a catalog is built from, as the store lists it.
+#[derive(Debug, Default)]
+pub struct CatalogParts {
+    pub flows: Vec<Flow>,
+    pub stages: Vec<Stage>,
+    pub bindings: Vec<StageBinding>,
+    pub policies: Vec<Policy>,
+    pub policy_bindings: Vec<PolicyBinding>,
+    pub brands: Vec<Brand>,
+}
 
 #[derive(Debug, Default)]
 pub struct Catalog {
     flows_by_slug: HashMap<String, Flow>,
     stages: HashMap<StageId, Stage>,
     bindings_by_flow: HashMap<FlowId, Vec<StageBinding>>,
+    policies: HashMap<PolicyId, Policy>,
+    policy_bindings: HashMap<PolicyTarget, Vec<PolicyBinding>>,
+    /// Keyed by the lowercased domain, as hosts are matched.
+    brands_by_domain: HashMap<String, Brand>,
+    default_brand_domain: Option<String>,
 }
 
 impl Catalog {
+    /// A catalog of flows alone (no policies, no brands).
     pub fn build(flows: Vec<Flow>, stages: Vec<Stage>, bindings: Vec<StageBinding>) -> Catalog {
+        Catalog::from_parts(CatalogParts {
+            flows,
+            stages,
+            bindings,
+            ..CatalogParts::default()
+        })
+    }
+
+    pub fn from_parts(parts: CatalogParts) -> Catalog {
+        let CatalogParts {
+            flows,
+            stages,
+            bindings,
+            policies,
+            policy_bindings,
+            brands,
+        } = parts;
         let mut bindings_by_flow: HashMap<FlowId, Vec<StageBinding>> = HashMap::new();
         for binding in bindings {
             bindings_by_flow
@@ -31,10 +68,31 @@ impl Catalog {
         for list in bindings_by_flow.values_mut() {
             list.sort_by_key(|binding| (binding.order, binding.id));
         }
+        let mut by_target: HashMap<PolicyTarget, Vec<PolicyBinding>> = HashMap::new();
+        for binding in policy_bindings {
+            by_target.entry(binding.target).or_default().push(binding);
+        }
+        for list in by_target.values_mut() {
+            list.sort_by_key(|binding| (binding.order, binding.id));
+        }
+        // The store allows one default; should two arrive anyway, the first by domain
+        // wins, so the answer does not depend on hash order.
+        let default_brand_domain = brands
+            .iter()
+            .filter(|brand| brand.default)
+            .map(|brand| brand.domain.to_lowercase())
+            .min();
         Catalog {
             flows_by_slug: flows.into_iter().map(|f| (f.slug.clone(), f)).collect(),
             stages: stages.into_iter().map(|s| (s.id, s)).collect(),
             bindings_by_flow,
+            policies: policies.into_iter().map(|p| (p.id, p)).collect(),
+            policy_bindings: by_target,
+            brands_by_domain: brands
+                .into_iter()
+                .map(|b| (b.domain.to_lowercase(), b))
+                .collect(),
+            default_brand_domain,
         }
     }
 
@@ -67,6 +125,47 @@ impl Catalog {
             .map(Vec::as_slice)
             .unwrap_or(&[])
     }
+
+    pub fn policy(&self, id: PolicyId) -> Option<&Policy> {
+        self.policies.get(&id)
+    }
+
+    /// All policies, ordered by name ignoring case (as the store lists them).
+    pub fn policies(&self) -> Vec<&Policy> {
+        let mut policies: Vec<&Policy> = self.policies.values().collect();
+        policies.sort_by_cached_key(|policy| (policy.name.to_lowercase(), policy.id));
+        policies
+    }
+
+    /// The policy bindings of a target in evaluation order (by `order`, then id), disabled
+    /// ones included: the engine decides what they mean.
+    pub fn bindings_for(&self, target: &PolicyTarget) -> &[PolicyBinding] {
+        self.policy_bindings
+            .get(target)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The brand whose domain is `host` (ignoring case), else the default brand. `host`
+    /// is a bare host name: the caller strips any port.
+    pub fn brand_for_host(&self, host: &str) -> Option<&Brand> {
+        self.brands_by_domain
+            .get(&host.to_lowercase())
+            .or_else(|| self.default_brand())
+    }
+
+    pub fn default_brand(&self) -> Option<&Brand> {
+        self.default_brand_domain
+            .as_ref()
+            .and_then(|domain| self.brands_by_domain.get(domain))
+    }
+
+    /// All brands, ordered by domain ignoring case.
+    pub fn brands(&self) -> Vec<&Brand> {
+        let mut brands: Vec<(&String, &Brand)> = self.brands_by_domain.iter().collect();
+        brands.sort_by(|a, b| a.0.cmp(b.0));
+        brands.into_iter().map(|(_, brand)| brand).collect()
+    }
 }
 
 /// Shared handle to the current snapshot.
@@ -82,13 +181,17 @@ impl CatalogHandle {
 
     /// Rebuilds the snapshot from the store; call after any configuration write.
     pub async fn reload(&self, db: &Db) -> StoreResult<()> {
+        // One read scope, so the snapshot never mixes two states of the configuration.
         let catalog = db
             .read(|tx| {
-                Ok(Catalog::build(
-                    tx.all_flows()?,
-                    tx.all_stages()?,
-                    tx.all_bindings()?,
-                ))
+                Ok(Catalog::from_parts(CatalogParts {
+                    flows: tx.all_flows()?,
+                    stages: tx.all_stages()?,
+                    bindings: tx.all_bindings()?,
+                    policies: tx.all_policies()?,
+                    policy_bindings: tx.all_policy_bindings()?,
+                    brands: tx.all_brands()?,
+                }))
             })
             .await?;
         self.current.store(Arc::new(catalog));

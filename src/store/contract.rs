@@ -17,9 +17,14 @@
     clippy::panic
 )]
 
+mod brands;
 mod catalog;
+mod consents;
 mod directory;
+mod invitations;
 mod kv;
+mod outbox;
+mod policies;
 mod scopes;
 
 use std::path::PathBuf;
@@ -136,6 +141,24 @@ macro_rules! store_cases {
             catalog::flow_updates_and_deletes,
             catalog::events_newest_first,
             catalog::meta_values,
+            policies::policies_round_trip_with_their_kinds,
+            policies::policy_bindings_round_trip_in_order,
+            policies::deleting_a_policy_removes_its_bindings,
+            policies::flows_keep_their_policy_engine_mode,
+            policies::catalog_holds_policies_bindings_and_brands,
+            invitations::invitations_round_trip_and_keep_their_rules,
+            invitations::invitation_lists_search_order_and_page,
+            invitations::expired_invitations_are_purged,
+            consents::consent_upsert_replaces_per_application,
+            consents::consents_go_with_their_user_and_expire,
+            brands::brands_round_trip_with_unique_domains,
+            brands::a_second_default_brand_is_a_conflict,
+            outbox::outbox_enqueued_entries_are_due,
+            outbox::outbox_entries_are_not_due_before_their_time,
+            outbox::outbox_sent_entries_are_not_due,
+            outbox::outbox_failed_attempt_reschedules,
+            outbox::outbox_giving_up_marks_failed,
+            outbox::outbox_lists_newest_first,
             scopes::user_lists_page_search_and_order,
             scopes::group_lists_order_and_search,
             scopes::write_scope_rolls_back_on_error,

@@ -15,11 +15,23 @@ struct Migration {
 
 /// The SQLite list, in order. Adding a migration: add the file and one line here (a test
 /// checks that the folder and this list agree).
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "policies_invitations_brands",
+        sql: include_str!("../../migrations/sqlite/0002_policies_invitations_brands.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "email_outbox",
+        sql: include_str!("../../migrations/sqlite/0003_email_outbox.sql"),
+    },
+];
 
 /// `(version, name)` of every migration this binary knows, oldest first.
 pub fn known_versions() -> Vec<(u32, &'static str)> {

@@ -17,13 +17,14 @@ pub mod sqlite;
 #[cfg(test)]
 mod contract;
 
-pub use catalog::{Catalog, CatalogHandle};
+pub use catalog::{Catalog, CatalogHandle, CatalogParts};
 pub use db::Db;
 pub use ephemeral::Ephemeral;
 pub use error::{StoreError, StoreResult};
 pub use kv::Kv;
 pub use ports::{
-    EventReads, EventWrites, FlowReads, FlowWrites, GroupReads, GroupWrites, ListQuery, MetaReads,
-    MetaWrites, Page, ReadTx, Store, StoreExt, TokenReads, TokenWrites, UserReads, UserWrites,
-    WriteTx,
+    BrandReads, BrandWrites, ConsentReads, ConsentWrites, EventReads, EventWrites, FlowReads,
+    FlowWrites, GroupReads, GroupWrites, InvitationReads, InvitationWrites, ListQuery, MetaReads,
+    MetaWrites, OutboxReads, OutboxWrites, Page, PolicyReads, PolicyWrites, ReadTx, Store,
+    StoreExt, TokenReads, TokenWrites, UserReads, UserWrites, WriteTx,
 };

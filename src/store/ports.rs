@@ -2,8 +2,11 @@
 //! `Store` is synchronous and object-safe; `StoreExt` adds the generic, value-returning
 //! `read`/`write` helpers on top.
 
+use uuid::Uuid;
+
 use crate::model::{
-    Event, Flow, FlowId, Group, GroupId, NewGroup, NewUser, Stage, StageBinding, StageId,
+    Brand, Consent, Event, Flow, FlowId, Group, GroupId, Invitation, NewGroup, NewUser,
+    OutboxEntry, Policy, PolicyBinding, PolicyBindingId, PolicyId, Stage, StageBinding, StageId,
     Timestamp, Token, User, UserId,
 };
 
@@ -129,22 +132,162 @@ pub trait MetaWrites {
     fn delete_meta(&self, key: &str) -> StoreResult<()>;
 }
 
+/// The email outbox: messages waiting to be sent, sent, or given up on.
+pub trait OutboxReads {
+    /// Pending entries whose `next_attempt_at` is at or before `now`, the longest
+    /// waiting first, at most `limit` of them.
+    fn outbox_due(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<OutboxEntry>>;
+    fn outbox_entry(&self, id: uuid::Uuid) -> StoreResult<Option<OutboxEntry>>;
+    /// Newest first by default. Search covers the recipient, the subject and the status.
+    /// Order fields: created, next_attempt_at, status, to.
+    fn list_outbox(&self, query: &ListQuery) -> StoreResult<Page<OutboxEntry>>;
+}
+
+pub trait OutboxWrites {
+    /// Stores the entry as given (any status); `Conflict("id")` when the id is taken.
+    fn enqueue_email(&self, entry: &OutboxEntry) -> StoreResult<()>;
+    /// Counts the attempt, sets status `Sent` and `sent_at`; `NotFound` for an unknown id.
+    fn mark_email_sent(&self, id: uuid::Uuid, at: Timestamp) -> StoreResult<()>;
+    /// Counts the attempt and keeps `error`. `Some(at)` reschedules (status stays
+    /// `Pending`); `None` gives up (status `Failed`). `NotFound` for an unknown id.
+    fn mark_email_failed_attempt(
+        &self,
+        id: uuid::Uuid,
+        error: &str,
+        next_attempt_at: Option<Timestamp>,
+    ) -> StoreResult<()>;
+}
+
+pub trait PolicyReads {
+    /// Ordered by name, ignoring case.
+    fn all_policies(&self) -> StoreResult<Vec<Policy>>;
+    /// Grouped by target, in `order` within each target.
+    fn all_policy_bindings(&self) -> StoreResult<Vec<PolicyBinding>>;
+}
+
+pub trait PolicyWrites {
+    /// `Conflict("name")` when the name is taken, ignoring case.
+    fn insert_policy(&self, policy: &Policy) -> StoreResult<()>;
+    /// `Conflict("name")` when the name is taken, ignoring case.
+    fn update_policy(&self, policy: &Policy) -> StoreResult<()>;
+    /// Removes the bindings whose subject is the policy too.
+    fn delete_policy(&self, id: PolicyId) -> StoreResult<()>;
+    /// `Conflict("policy")` when the subject is a policy that does not exist. Targets and
+    /// group or user subjects are not checked.
+    fn insert_policy_binding(&self, binding: &PolicyBinding) -> StoreResult<()>;
+    /// Replaces the whole binding (target and subject included).
+    fn update_policy_binding(&self, binding: &PolicyBinding) -> StoreResult<()>;
+    fn delete_policy_binding(&self, id: PolicyBindingId) -> StoreResult<()>;
+}
+
+pub trait InvitationReads {
+    fn invitation_by_id(&self, id: Uuid) -> StoreResult<Option<Invitation>>;
+    /// Search covers the name. Order fields: name, expires, created.
+    fn list_invitations(&self, query: &ListQuery) -> StoreResult<Page<Invitation>>;
+}
+
+pub trait InvitationWrites {
+    /// `Conflict("name")` when the name is taken; `Conflict("created_by")` for an unknown
+    /// creator. The creator's deletion later leaves the invitation with no creator.
+    fn insert_invitation(&self, invitation: &Invitation) -> StoreResult<()>;
+    fn delete_invitation(&self, id: Uuid) -> StoreResult<()>;
+    /// The same rule as `Invitation::is_expired`; returns how many went.
+    fn delete_expired_invitations(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
+/// Remembered consents. Reads return expired consents too until they are purged: the
+/// store does not read the clock, the caller compares `expires` with its own.
+pub trait ConsentReads {
+    fn consent(&self, user: UserId, application: Uuid) -> StoreResult<Option<Consent>>;
+    /// Ordered by application.
+    fn consents_of_user(&self, user: UserId) -> StoreResult<Vec<Consent>>;
+}
+
+pub trait ConsentWrites {
+    /// Stores the consent, replacing (id included) any the user gave the same application;
+    /// `Conflict("user")` for an unknown user, `Conflict("id")` when the id belongs to a
+    /// consent for another user or application. A user's consents go with the user.
+    fn upsert_consent(&self, consent: &Consent) -> StoreResult<()>;
+    fn delete_consent(&self, id: Uuid) -> StoreResult<()>;
+    /// Consents whose `expires` is at or before `now`; returns how many went.
+    fn delete_expired_consents(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
+pub trait BrandReads {
+    /// Ordered by domain, ignoring case.
+    fn all_brands(&self) -> StoreResult<Vec<Brand>>;
+}
+
+pub trait BrandWrites {
+    /// `Conflict("domain")` when the domain is taken, ignoring case; `Conflict("default")`
+    /// when the brand is default and another brand already is.
+    fn insert_brand(&self, brand: &Brand) -> StoreResult<()>;
+    /// The same conflicts as `insert_brand`.
+    fn update_brand(&self, brand: &Brand) -> StoreResult<()>;
+    fn delete_brand(&self, id: Uuid) -> StoreResult<()>;
+}
+
 /// Everything a read scope may do.
-pub trait ReadTx: UserReads + GroupReads + TokenReads + FlowReads + EventReads + MetaReads {}
+pub trait ReadTx:
+    UserReads
+    + GroupReads
+    + TokenReads
+    + FlowReads
+    + EventReads
+    + MetaReads
+    + OutboxReads
+    + PolicyReads
+    + InvitationReads
+    + ConsentReads
+    + BrandReads
+{
+}
 
 /// Everything a write scope may do.
 pub trait WriteTx:
-    ReadTx + UserWrites + GroupWrites + TokenWrites + FlowWrites + EventWrites + MetaWrites
+    ReadTx
+    + UserWrites
+    + GroupWrites
+    + TokenWrites
+    + FlowWrites
+    + EventWrites
+    + MetaWrites
+    + OutboxWrites
+    + PolicyWrites
+    + InvitationWrites
+    + ConsentWrites
+    + BrandWrites
 {
 }
 
 impl<T> ReadTx for T where
-    T: UserReads + GroupReads + TokenReads + FlowReads + EventReads + MetaReads
+    T: UserReads
+        + GroupReads
+        + TokenReads
+        + FlowReads
+        + EventReads
+        + MetaReads
+        + OutboxReads
+        + PolicyReads
+        + InvitationReads
+        + ConsentReads
+        + BrandReads
 {
 }
 
 impl<T> WriteTx for T where
-    T: ReadTx + UserWrites + GroupWrites + TokenWrites + FlowWrites + EventWrites + MetaWrites
+    T: ReadTx
+        + UserWrites
+        + GroupWrites
+        + TokenWrites
+        + FlowWrites
+        + EventWrites
+        + MetaWrites
+        + OutboxWrites
+        + PolicyWrites
+        + InvitationWrites
+        + ConsentWrites
+        + BrandWrites
 {
 }
 

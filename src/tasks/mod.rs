@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::crypto::PasswordHasher;
+use crate::email::Mailer;
 use crate::store::{Ephemeral, Kv};
 
 const PURGE_EVERY: Duration = Duration::from_secs(300);
@@ -16,13 +17,17 @@ const HASH_BUFFERS_IDLE: Duration = Duration::from_secs(30);
 /// Purges expired ephemeral entries, makes recent ephemeral writes durable (so a power cut
 /// loses at most a few seconds of sessions and flow progress), and gives idle password
 /// work buffers back to the system.
-pub async fn run(ephemeral: Ephemeral, kv: Arc<dyn Kv>, hasher: PasswordHasher) {
+pub async fn run(ephemeral: Ephemeral, kv: Arc<dyn Kv>, hasher: PasswordHasher, mailer: Mailer) {
+    // The outbox runs beside the housekeeping; aborting this task stops both.
+    let outbox = crate::email::run_outbox(mailer);
+    tokio::pin!(outbox);
     hasher.warm_up().await;
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     let mut purge = tokio::time::interval(PURGE_EVERY);
     let mut trim = tokio::time::interval(TRIM_EVERY);
     loop {
         tokio::select! {
+            () = &mut outbox => {}
             _ = trim.tick() => {
                 if hasher.release_idle(HASH_BUFFERS_IDLE) {
                     tracing::debug!("released idle password buffers");

@@ -23,22 +23,45 @@ pub const FLOW_COOKIE: &str = "gatehouse_flow";
 pub struct FlowParams {
     pub next: Option<String>,
     pub token: Option<String>,
+    pub itoken: Option<String>,
+    pub flow_token: Option<String>,
     pub query: Option<String>,
 }
 
+/// The flow's own parameters, from the URL or from the executor's `query`.
+struct Resolved {
+    next: Option<String>,
+    setup_token: Option<String>,
+    invitation_token: Option<String>,
+    flow_token: Option<String>,
+}
+
 impl FlowParams {
-    fn resolved(&self) -> (Option<String>, Option<String>) {
+    fn resolved(&self) -> Resolved {
         let inner: HashMap<String, String> = self
             .query
             .as_deref()
             .and_then(|query| serde_urlencoded::from_str(query).ok())
             .unwrap_or_default();
-        let next = self.next.clone().or_else(|| inner.get("next").cloned());
-        let token = self.token.clone().or_else(|| inner.get("token").cloned());
-        (next, token)
+        let pick =
+            |own: &Option<String>, name: &str| own.clone().or_else(|| inner.get(name).cloned());
+        Resolved {
+            next: pick(&self.next, "next"),
+            setup_token: pick(&self.token, "token"),
+            invitation_token: pick(&self.itoken, "itoken"),
+            flow_token: pick(&self.flow_token, "flow_token"),
+        }
     }
 }
 
+/// `scheme://host` as the browser sees us, for absolute links in emails.
+fn base_url(client: &ClientMeta) -> String {
+    format!(
+        "{}://{}",
+        if client.https { "https" } else { "http" },
+        client.host
+    )
+}
 /// A prepared flow request, and the flow cookie to set when the browser had none.
 pub struct FlowCall {
     pub request: FlowRequest,
@@ -60,15 +83,18 @@ pub fn flow_call(http: &HttpRequest, slug: String, params: &FlowParams) -> FlowC
             (key, Some(cookie))
         }
     };
-    let (next, setup_token) = params.resolved();
+    let resolved = params.resolved();
     FlowCall {
         request: FlowRequest {
             slug,
             browser_key,
             session: load_session(http),
             client: client.info(),
-            next,
-            setup_token,
+            next: resolved.next,
+            setup_token: resolved.setup_token,
+            invitation_token: resolved.invitation_token,
+            flow_token: resolved.flow_token,
+            base_url: base_url(&client),
         },
         new_flow_cookie,
         client,

@@ -21,10 +21,21 @@ pub struct AppState {
     pub flows: FlowEngine,
     pub hasher: PasswordHasher,
     pub events: Events,
+    /// Cached policy results are dropped whenever configuration changes.
+    pub policies: crate::policy::PolicyEngine,
     pub clock: Arc<dyn Clock>,
     pub templates: Templates,
     /// Seals token keys at rest.
     pub secret_box: SecretBox,
     /// Key for CSRF tokens, derived from the secret key.
     pub csrf_key: [u8; 32],
+}
+
+impl AppState {
+    /// Call after any configuration write: rebuilds the catalog snapshot and forgets
+    /// cached policy results (which may depend on what changed).
+    pub async fn configuration_changed(&self) -> crate::store::StoreResult<()> {
+        self.policies.clear_cache();
+        self.catalog.reload(&self.db).await
+    }
 }

@@ -16,6 +16,7 @@ mod architecture;
 mod bootstrap;
 mod cli;
 mod config;
+mod email;
 mod executor_login;
 mod limits;
 mod page_login;

@@ -1,9 +1,15 @@
 //! One file per stage kind. Each offers `enter` (the stage is reached: show a challenge
 //! or act and move on) and, for stages that ask something, `submit` (the answer).
 
+mod consent;
+mod deny;
+pub mod email;
 mod identification;
+mod invitation;
 mod password;
 mod prompt;
+pub mod redirect;
+mod user_delete;
 mod user_login;
 mod user_logout;
 mod user_write;
@@ -24,6 +30,8 @@ pub enum StageStep {
     Next,
     /// The flow ends here with this message.
     Deny(String),
+    /// The flow ends here and the browser goes to this URL.
+    Redirect(String),
 }
 
 /// What a stage may read and change while it runs.
@@ -58,6 +66,12 @@ pub async fn enter(stage: &Stage, call: &mut StageCall<'_>) -> FlowResult<StageS
         StageKind::UserWrite(settings) => user_write::enter(settings, call).await,
         StageKind::UserLogin(settings) => user_login::enter(settings, call).await,
         StageKind::UserLogout(_) => user_logout::enter(call).await,
+        StageKind::UserDelete(_) => user_delete::enter(call).await,
+        StageKind::Deny(settings) => deny::enter(settings),
+        StageKind::Redirect(settings) => redirect::enter(settings, call),
+        StageKind::Invitation(settings) => invitation::enter(settings, call).await,
+        StageKind::Email(settings) => email::enter(settings, stage.id, call).await,
+        StageKind::Consent(settings) => consent::enter(settings, call).await,
     }
 }
 
@@ -77,8 +91,15 @@ pub async fn submit(
             identification::submit(settings, call, response).await
         }
         StageKind::Password(settings) => password::submit(settings, call, response).await,
-        StageKind::Prompt(settings) => prompt::submit(settings, call, response),
+        StageKind::Prompt(settings) => prompt::submit(settings, call, response).await,
         StageKind::UserLogin(settings) => user_login::submit(settings, call, response).await,
-        StageKind::UserWrite(_) | StageKind::UserLogout(_) => enter(stage, call).await,
+        StageKind::Email(_) => email::submit(),
+        StageKind::Consent(settings) => consent::submit(settings, call, response).await,
+        StageKind::UserWrite(_)
+        | StageKind::UserLogout(_)
+        | StageKind::UserDelete(_)
+        | StageKind::Deny(_)
+        | StageKind::Redirect(_)
+        | StageKind::Invitation(_) => enter(stage, call).await,
     }
 }

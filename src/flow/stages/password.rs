@@ -78,17 +78,36 @@ pub async fn check_password(call: &mut StageCall<'_>, password: &str) -> FlowRes
     let usable = user
         .as_ref()
         .filter(|user| user.is_active && user.user_type.can_sign_in_interactively());
-    let hash = usable.and_then(|user| user.password_hash.clone());
+    let ip = call.request.client.ip.clone();
+    let client_ip = ip
+        .as_deref()
+        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+    // Brute-force protection: a client or account with a bad reputation (repeated
+    // failures, from web, API or later LDAP) gets the wrong-password answer whatever it
+    // types, after the same argon2 work, until the score decays.
+    let reputation = call.services.policies.reputation();
+    let locked_out = reputation.is_locked_out(
+        &attempted,
+        client_ip,
+        crate::policy::reputation::DEFAULT_THRESHOLD,
+    );
+    let hash = usable
+        .and_then(|user| user.password_hash.clone())
+        .filter(|_| !locked_out);
     let matched = !password.is_empty()
         && call
             .services
             .hasher
             .verify(password.to_owned(), hash.clone())
             .await;
-    let ip = call.request.client.ip.clone();
     if !matched {
         call.execution.context.password_failures += 1;
-        let reason = failure_reason(user.as_ref(), hash.is_some());
+        reputation.record_failure(&attempted, client_ip)?;
+        let reason = if locked_out {
+            "locked out by reputation"
+        } else {
+            failure_reason(user.as_ref(), hash.is_some())
+        };
         call.services
             .events
             .record(
@@ -100,6 +119,7 @@ pub async fn check_password(call: &mut StageCall<'_>, password: &str) -> FlowRes
             .await;
         return Ok(false);
     }
+    reputation.record_success(&attempted, client_ip)?;
     call.execution.context.methods.push("password".into());
     if let (Some(user), Some(hash)) = (usable, hash) {
         rehash_if_outdated(call, user, password, &hash).await?;

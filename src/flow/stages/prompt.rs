@@ -39,14 +39,14 @@ pub fn challenge_for(settings: &PromptStage, call: &StageCall<'_>) -> Value {
                 "initial_value": initial,
                 "order": field.order,
                 "sub_text": field.sub_text,
-                "choices": null,
+                "choices": if field.choices.is_empty() { Value::Null } else { json!(field.choices) },
             })
         })
         .collect();
     challenge("ak-stage-prompt", json!({ "fields": rendered }))
 }
 
-pub fn submit(
+pub async fn submit(
     settings: &PromptStage,
     call: &mut StageCall<'_>,
     response: &StageResponse,
@@ -76,8 +76,64 @@ pub fn submit(
         }
         return Ok(StageStep::Challenge(retry));
     }
+    let messages = validation_failures(settings, call, &answers).await?;
+    if !messages.is_empty() {
+        let mut retry = challenge_for(settings, call);
+        for message in messages {
+            retry = with_error(retry, "non_field_errors", &message);
+        }
+        return Ok(StageStep::Challenge(retry));
+    }
     call.execution.context.prompt_data.extend(answers);
     Ok(StageStep::Next)
+}
+
+/// Runs the stage's validation policies (all must pass) over the answers; returns their
+/// messages when they fail.
+async fn validation_failures(
+    settings: &PromptStage,
+    call: &StageCall<'_>,
+    answers: &serde_json::Map<String, Value>,
+) -> FlowResult<Vec<String>> {
+    if settings.validation_policies.is_empty() {
+        return Ok(Vec::new());
+    }
+    let bindings: Vec<_> = settings
+        .validation_policies
+        .iter()
+        .enumerate()
+        .filter_map(|(order, id)| {
+            let policy = call.catalog.policy(*id)?.clone();
+            let binding = crate::model::PolicyBinding {
+                id: crate::model::PolicyBindingId(policy.id.0),
+                target: crate::model::PolicyTarget::Flow(call.execution.flow),
+                subject: crate::model::BindingSubject::Policy(policy.id),
+                order: i32::try_from(order).unwrap_or(i32::MAX),
+                enabled: true,
+                negate: false,
+                timeout_secs: 30,
+                failure_result: false,
+            };
+            Some((binding, Some(policy)))
+        })
+        .collect();
+    let mut context = call.execution.context.clone();
+    context.prompt_data.extend(answers.clone());
+    let request =
+        crate::flow::policies::policy_request(call.services, call.request, &context).await?;
+    let result = call
+        .services
+        .policies
+        .evaluate(&bindings, crate::model::PolicyEngineMode::All, &request)
+        .await;
+    if result.passing {
+        return Ok(Vec::new());
+    }
+    Ok(if result.messages.is_empty() {
+        vec!["The values entered are not accepted.".into()]
+    } else {
+        result.messages
+    })
 }
 
 /// One field's answer: `Ok(None)` when optional and left empty.
@@ -87,6 +143,9 @@ fn read_field(field: &PromptField, response: &StageResponse) -> Result<Option<Va
         PromptFieldType::Hidden | PromptFieldType::TextReadOnly
     ) {
         return Ok(Some(json!(field.initial_value)));
+    }
+    if field.field_type.is_display_only() {
+        return Ok(None);
     }
     if field.field_type == PromptFieldType::Checkbox {
         return Ok(Some(json!(crate::flow::challenge::flag(
@@ -122,8 +181,21 @@ fn read_field(field: &PromptField, response: &StageResponse) -> Result<Option<Va
         }
         PromptFieldType::Number => value
             .parse::<f64>()
+            .ok()
+            .filter(|number| number.is_finite())
             .map(|number| Some(json!(number)))
-            .map_err(|_| "A valid number is required.".into()),
+            .ok_or_else(|| "A valid number is required.".into()),
+        PromptFieldType::RadioButtonGroup | PromptFieldType::Dropdown
+            if !field.choices.contains(&value) =>
+        {
+            Err(format!("\"{value}\" is not a valid choice."))
+        }
+        PromptFieldType::Date if !is_date(&value) => {
+            Err("Date has wrong format. Use YYYY-MM-DD.".into())
+        }
+        PromptFieldType::DateTime if !is_date_time(&value) => {
+            Err("Datetime has wrong format. Use YYYY-MM-DDThh:mm.".into())
+        }
         _ => Ok(Some(json!(value))),
     }
 }
@@ -137,4 +209,21 @@ fn looks_like_email(value: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn is_date(value: &str) -> bool {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(value, &format).is_ok()
+}
+
+/// What a browser's `datetime-local` input sends (`2024-05-01T13:45`, seconds optional),
+/// or RFC 3339.
+fn is_date_time(value: &str) -> bool {
+    let minutes = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let seconds =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    time::PrimitiveDateTime::parse(value, &minutes).is_ok()
+        || time::PrimitiveDateTime::parse(value, &seconds).is_ok()
+        || time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+            .is_ok()
 }

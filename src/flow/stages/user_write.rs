@@ -109,6 +109,7 @@ async fn update_user(
         return Ok(Err(message));
     }
     let saved = user.clone();
+    let named_groups = group_names(data);
     let written = call
         .services
         .db
@@ -117,7 +118,7 @@ async fn update_user(
             if let Some(hash) = &hash {
                 tx.set_password_hash(saved.id, Some(hash), now)?;
             }
-            Ok(())
+            join_named_groups(tx, saved.id, &named_groups)
         })
         .await;
     match written {
@@ -171,6 +172,7 @@ async fn create_user(
         created: now,
     };
     let group = settings.create_users_group;
+    let named_groups = group_names(data);
     let created = call
         .services
         .db
@@ -179,6 +181,7 @@ async fn create_user(
             if let Some(group) = group {
                 tx.add_member(group, user.id)?;
             }
+            join_named_groups(tx, user.id, &named_groups)?;
             Ok(user)
         })
         .await;
@@ -187,4 +190,34 @@ async fn create_user(
         Err(StoreError::Conflict(what)) => Ok(Err(format!("That {what} is already taken."))),
         Err(other) => Err(other.into()),
     }
+}
+
+/// Group names from `groups` in the collected data (an invitation's fixed data puts them
+/// there, e.g. `{"groups": ["family"]}`).
+fn group_names(data: &serde_json::Map<String, Value>) -> Vec<String> {
+    match data.get("groups") {
+        Some(Value::Array(names)) => names
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(Value::String(name)) => vec![name.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Joins existing groups by name; unknown names are skipped (and logged), so a renamed
+/// group does not break enrollment.
+fn join_named_groups(
+    tx: &dyn crate::store::WriteTx,
+    user: UserId,
+    names: &[String],
+) -> crate::store::StoreResult<()> {
+    for name in names {
+        match tx.group_by_name(name)? {
+            Some(group) => tx.add_member(group.id, user)?,
+            None => tracing::warn!(group = %name, "user write: no such group"),
+        }
+    }
+    Ok(())
 }

@@ -7,7 +7,7 @@ use crate::model::stage::{
 };
 use crate::model::{
     BindingId, Event, EventAction, EventUser, Flow, FlowAuthentication, FlowDesignation, FlowId,
-    Stage, StageBinding, StageId, StageKind, Timestamp, UserId,
+    PolicyEngineMode, Stage, StageBinding, StageId, StageKind, Timestamp, UserId,
 };
 use crate::store::{ListQuery, Store, StoreError, StoreExt};
 
@@ -41,7 +41,9 @@ fn sample_stages() -> Vec<Stage> {
                 initial_value: String::new(),
                 order: 1,
                 sub_text: String::new(),
+                choices: Vec::new(),
             }],
+            validation_policies: Vec::new(),
         }),
     };
     let login = Stage {
@@ -63,6 +65,7 @@ fn flow(slug: &str) -> Flow {
         designation: FlowDesignation::Authentication,
         authentication: FlowAuthentication::RequireUnauthenticated,
         layout: "stacked".into(),
+        policy_engine_mode: PolicyEngineMode::Any,
     }
 }
 
@@ -74,6 +77,7 @@ fn binding(flow: FlowId, stage: StageId, order: i32) -> StageBinding {
         order,
         evaluate_on_plan: order % 2 == 0,
         re_evaluate_policies: true,
+        policy_engine_mode: PolicyEngineMode::Any,
     }
 }
 

@@ -8,7 +8,8 @@ use super::codec::{
     col, collect, enum_col, expect_changed, id_col, is_foreign_key, json_col, sql_error, to_json,
 };
 use crate::model::{
-    Flow, FlowAuthentication, FlowDesignation, FlowId, Stage, StageBinding, StageId,
+    Flow, FlowAuthentication, FlowDesignation, FlowId, PolicyEngineMode, Stage, StageBinding,
+    StageId,
 };
 use crate::store::{FlowReads, FlowWrites, StoreError, StoreResult};
 
@@ -22,6 +23,7 @@ fn decode_flow(row: &Row<'_>) -> StoreResult<Flow> {
         designation: enum_col(row, 4, TABLE, FlowDesignation::parse)?,
         authentication: enum_col(row, 5, TABLE, FlowAuthentication::parse)?,
         layout: col(row, 6, TABLE)?,
+        policy_engine_mode: enum_col(row, 7, TABLE, parse_engine_mode)?,
     })
 }
 
@@ -43,7 +45,15 @@ fn decode_binding(row: &Row<'_>) -> StoreResult<StageBinding> {
         order: col(row, 3, TABLE)?,
         evaluate_on_plan: col(row, 4, TABLE)?,
         re_evaluate_policies: col(row, 5, TABLE)?,
+        policy_engine_mode: enum_col(row, 6, TABLE, parse_engine_mode)?,
     })
+}
+
+/// The inverse of `PolicyEngineMode::as_str`, which the model does not provide.
+fn parse_engine_mode(raw: &str) -> Option<PolicyEngineMode> {
+    [PolicyEngineMode::Any, PolicyEngineMode::All]
+        .into_iter()
+        .find(|mode| mode.as_str() == raw)
 }
 
 impl SqliteTx<'_> {
@@ -77,7 +87,8 @@ impl FlowReads for SqliteTx<'_> {
     /// Ordered by slug.
     fn all_flows(&self) -> StoreResult<Vec<Flow>> {
         self.all(
-            "SELECT id, slug, name, title, designation, authentication, layout
+            "SELECT id, slug, name, title, designation, authentication, layout,
+                policy_engine_mode
              FROM flows ORDER BY slug",
             decode_flow,
         )
@@ -94,7 +105,8 @@ impl FlowReads for SqliteTx<'_> {
     /// Grouped by flow, in execution order within each flow.
     fn all_bindings(&self) -> StoreResult<Vec<StageBinding>> {
         self.all(
-            "SELECT id, flow_id, stage_id, ord, evaluate_on_plan, re_evaluate_policies
+            "SELECT id, flow_id, stage_id, ord, evaluate_on_plan, re_evaluate_policies,
+                policy_engine_mode
              FROM stage_bindings ORDER BY flow_id, ord, id",
             decode_binding,
         )
@@ -105,8 +117,10 @@ impl FlowWrites for SqliteTx<'_> {
     fn insert_flow(&self, flow: &Flow) -> StoreResult<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO flows (id, slug, name, title, designation, authentication, layout)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO flows
+                    (id, slug, name, title, designation, authentication, layout,
+                     policy_engine_mode)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .and_then(|mut stmt| stmt.execute(flow_params(flow)))
             .map_err(sql_error)?;
@@ -118,7 +132,7 @@ impl FlowWrites for SqliteTx<'_> {
             .conn
             .prepare_cached(
                 "UPDATE flows SET slug = ?2, name = ?3, title = ?4, designation = ?5,
-                    authentication = ?6, layout = ?7
+                    authentication = ?6, layout = ?7, policy_engine_mode = ?8
                  WHERE id = ?1",
             )
             .and_then(|mut stmt| stmt.execute(flow_params(flow)))
@@ -160,8 +174,9 @@ impl FlowWrites for SqliteTx<'_> {
         self.conn
             .prepare_cached(
                 "INSERT INTO stage_bindings
-                    (id, flow_id, stage_id, ord, evaluate_on_plan, re_evaluate_policies)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    (id, flow_id, stage_id, ord, evaluate_on_plan, re_evaluate_policies,
+                     policy_engine_mode)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(rusqlite::params![
@@ -171,6 +186,7 @@ impl FlowWrites for SqliteTx<'_> {
                     binding.order,
                     binding.evaluate_on_plan,
                     binding.re_evaluate_policies,
+                    binding.policy_engine_mode.as_str(),
                 ])
             })
             .map_err(|error| {
@@ -191,7 +207,7 @@ impl FlowWrites for SqliteTx<'_> {
     }
 }
 
-fn flow_params(flow: &Flow) -> [String; 7] {
+fn flow_params(flow: &Flow) -> [String; 8] {
     [
         flow.id.to_string(),
         flow.slug.clone(),
@@ -200,5 +216,6 @@ fn flow_params(flow: &Flow) -> [String; 7] {
         flow.designation.as_str().to_owned(),
         flow.authentication.as_str().to_owned(),
         flow.layout.clone(),
+        flow.policy_engine_mode.as_str().to_owned(),
     ]
 }

@@ -3,12 +3,17 @@
 //! SQLITE_BUSY), a few reader connections that see WAL snapshots, and one file per
 //! aggregate holding that aggregate's SQL. No SQLite type leaves this folder.
 
+mod brands;
 mod codec;
+mod consents;
 mod events;
 mod flows;
 mod groups;
+mod invitations;
 mod list;
 mod meta;
+mod outbox;
+mod policies;
 mod pool;
 #[cfg(test)]
 mod tests;

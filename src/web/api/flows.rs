@@ -6,7 +6,9 @@ use actix_web::{HttpResponse, delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::model::{EventAction, Flow, FlowAuthentication, FlowDesignation, FlowId};
+use crate::model::{
+    EventAction, Flow, FlowAuthentication, FlowDesignation, FlowId, PolicyEngineMode,
+};
 use crate::store::{Catalog, Page};
 
 use super::super::error::ApiError;
@@ -124,6 +126,7 @@ pub async fn create(
         designation,
         authentication,
         layout: input.layout.unwrap_or_else(|| "stacked".into()),
+        policy_engine_mode: PolicyEngineMode::Any,
     };
     let saved = flow.clone();
     state.db.write(move |tx| tx.insert_flow(&saved)).await?;

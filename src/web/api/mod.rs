@@ -4,6 +4,7 @@ pub mod admin;
 pub mod executor;
 pub mod flows;
 pub mod groups;
+pub mod invitations;
 pub mod pagination;
 pub mod schema;
 pub mod serialize;
@@ -42,6 +43,10 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(flows::create)
         .service(flows::retrieve)
         .service(flows::remove)
+        .service(invitations::list)
+        .service(invitations::create)
+        .service(invitations::retrieve)
+        .service(invitations::remove)
         .service(admin::version)
         .service(schema::serve_schema);
 }

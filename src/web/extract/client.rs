@@ -16,6 +16,9 @@ use super::state_of;
 pub struct ClientMeta {
     pub ip: Option<IpAddr>,
     pub https: bool,
+    /// The host the browser asked for (`X-Forwarded-Host` from a trusted proxy, else
+    /// `Host`), limited to host-name characters.
+    pub host: String,
     pub user_agent: String,
 }
 
@@ -24,6 +27,7 @@ impl ClientMeta {
         let peer = request.peer_addr().map(|addr| addr.ip());
         let mut ip = peer;
         let mut https = request.app_config().secure();
+        let mut host = header(request, "host");
         let trusted = |candidate: IpAddr| {
             state_of(request).is_some_and(|state| {
                 state
@@ -50,10 +54,24 @@ impl ClientMeta {
             if let Some(proto) = header(request, "x-forwarded-proto") {
                 https = proto.trim().eq_ignore_ascii_case("https");
             }
+            if let Some(forwarded_host) = header(request, "x-forwarded-host") {
+                host = Some(forwarded_host);
+            }
         }
+        let host = host
+            .map(|host| host.trim().to_owned())
+            .filter(|host| {
+                !host.is_empty()
+                    && host.len() <= 255
+                    && host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+            })
+            .unwrap_or_else(|| "localhost".to_owned());
         ClientMeta {
             ip,
             https,
+            host,
             user_agent: header(request, "user-agent")
                 .unwrap_or_default()
                 .chars()

@@ -1,6 +1,7 @@
 //! First start and every start after it: the default flows and stages (authentik's
-//! slugs), the `akadmin` account and its superuser group, the unattended bootstrap
-//! variables, and the one-time setup link while no admin password exists.
+//! slugs, in `default_flows`), the `akadmin` account and its superuser group, the
+//! unattended bootstrap variables, and the one-time setup link while no admin password
+//! exists.
 
 use serde_json::Map;
 
@@ -9,15 +10,12 @@ use crate::config::Settings;
 use crate::crypto::{PasswordHasher, SecretBox, random_token, sha256_hex};
 use crate::directory::tokens::{TokenDraft, build_token};
 use crate::flow::planner::SETUP_TOKEN_META;
-use crate::model::stage::{
-    IdentificationStage, PasswordStage, PromptField, PromptFieldType, PromptStage,
-    UserCreationMode, UserLoginStage, UserLogoutStage, UserWriteStage,
-};
-use crate::model::{
-    BindingId, Flow, FlowAuthentication, FlowDesignation, FlowId, GroupId, NewGroup, NewUser,
-    Stage, StageBinding, StageId, StageKind, TokenIntent, User, Username,
-};
+use crate::model::{GroupId, NewGroup, NewUser, TokenIntent, User, Username};
 use crate::store::{Db, StoreError, StoreResult, WriteTx};
+
+mod default_flows;
+
+use default_flows::ensure_default_flows;
 
 pub const ADMIN_USERNAME: &str = "akadmin";
 pub const ADMIN_GROUP: &str = "authentik Admins";
@@ -161,152 +159,4 @@ fn issue_setup_token(tx: &dyn WriteTx, admin: crate::model::UserId) -> StoreResu
         &format!("{}:{}", sha256_hex(token.as_bytes()), admin.0),
     )?;
     Ok(Some(token))
-}
-
-/// Creates each default flow (with its stages and bindings) that does not exist yet.
-/// Flows an admin changed are left alone; a deleted default comes back on restart.
-fn ensure_default_flows(tx: &dyn WriteTx) -> StoreResult<()> {
-    let existing: Vec<String> = tx.all_flows()?.into_iter().map(|flow| flow.slug).collect();
-    for (flow, stages) in default_flows() {
-        if existing.contains(&flow.slug) {
-            continue;
-        }
-        tx.insert_flow(&flow)?;
-        let known = tx.all_stages()?;
-        for (order, stage) in (10..).step_by(10).zip(stages) {
-            let stage_id = match known.iter().find(|s| s.name == stage.name) {
-                Some(found) => found.id,
-                None => {
-                    tx.insert_stage(&stage)?;
-                    stage.id
-                }
-            };
-            tx.insert_binding(&StageBinding {
-                id: BindingId::random(),
-                flow: flow.id,
-                stage: stage_id,
-                order,
-                evaluate_on_plan: true,
-                re_evaluate_policies: false,
-            })?;
-        }
-    }
-    Ok(())
-}
-
-fn stage(name: &str, kind: StageKind) -> Stage {
-    Stage {
-        id: StageId::random(),
-        name: name.into(),
-        kind,
-    }
-}
-
-fn flow(
-    slug: &str,
-    name: &str,
-    title: &str,
-    designation: FlowDesignation,
-    authentication: FlowAuthentication,
-) -> Flow {
-    Flow {
-        id: FlowId::random(),
-        slug: slug.into(),
-        name: name.into(),
-        title: title.into(),
-        designation,
-        authentication,
-        layout: "stacked".into(),
-    }
-}
-
-fn prompt_field(key: &str, label: &str, field_type: PromptFieldType, order: i32) -> PromptField {
-    PromptField {
-        field_key: key.into(),
-        label: label.into(),
-        field_type,
-        required: true,
-        placeholder: label.into(),
-        initial_value: String::new(),
-        order,
-        sub_text: String::new(),
-    }
-}
-
-fn default_flows() -> Vec<(Flow, Vec<Stage>)> {
-    vec![
-        (
-            flow(
-                "default-authentication-flow",
-                "Welcome to gatehouse!",
-                "Welcome to gatehouse!",
-                FlowDesignation::Authentication,
-                FlowAuthentication::None,
-            ),
-            vec![
-                stage(
-                    "default-authentication-identification",
-                    StageKind::Identification(IdentificationStage::default()),
-                ),
-                stage(
-                    "default-authentication-password",
-                    StageKind::Password(PasswordStage::default()),
-                ),
-                stage(
-                    "default-authentication-login",
-                    StageKind::UserLogin(UserLoginStage::default()),
-                ),
-            ],
-        ),
-        (
-            flow(
-                "default-invalidation-flow",
-                "Logout",
-                "Default invalidation flow",
-                FlowDesignation::Invalidation,
-                FlowAuthentication::None,
-            ),
-            vec![stage(
-                "default-invalidation-logout",
-                StageKind::UserLogout(UserLogoutStage::default()),
-            )],
-        ),
-        (
-            flow(
-                "initial-setup",
-                "Initial setup",
-                "Welcome to gatehouse! Set up the admin account.",
-                FlowDesignation::StageConfiguration,
-                FlowAuthentication::RequireSetupToken,
-            ),
-            vec![
-                stage(
-                    "initial-setup-prompt",
-                    StageKind::Prompt(PromptStage {
-                        fields: vec![
-                            prompt_field("email", "Email", PromptFieldType::Email, 0),
-                            prompt_field("password", "Password", PromptFieldType::Password, 1),
-                            prompt_field(
-                                "password_repeat",
-                                "Password (repeat)",
-                                PromptFieldType::Password,
-                                2,
-                            ),
-                        ],
-                    }),
-                ),
-                stage(
-                    "initial-setup-write",
-                    StageKind::UserWrite(UserWriteStage {
-                        user_creation_mode: UserCreationMode::NeverCreate,
-                        ..UserWriteStage::default()
-                    }),
-                ),
-                stage(
-                    "default-authentication-login",
-                    StageKind::UserLogin(UserLoginStage::default()),
-                ),
-            ],
-        ),
-    ]
 }

@@ -1,0 +1,135 @@
+//! Where flows meet the policy engine: may this flow start (its own bindings), which
+//! stages join the plan (stage bindings evaluated when planned), and is a stage still
+//! wanted when it is reached (stage bindings re-evaluated then).
+
+use std::net::IpAddr;
+
+use serde_json::{Value, json};
+
+use crate::model::{Flow, PolicyEngineMode, PolicyTarget, StageBinding, UserId};
+use crate::policy::{PolicyRequest, PolicyResult};
+use crate::store::Catalog;
+
+use super::execution::{FlowContext, PendingUser};
+use super::{FlowRequest, FlowResult, FlowServices};
+
+/// The request the policies see: the pending (or signed-in) user with their groups, the
+/// client address and the flow context.
+pub async fn policy_request(
+    services: &FlowServices,
+    request: &FlowRequest,
+    context: &FlowContext,
+) -> FlowResult<PolicyRequest> {
+    let user_id: Option<UserId> = match &context.pending_user {
+        Some(PendingUser::Known(id)) => Some(*id),
+        _ => request.session.as_ref().map(|session| session.record.user),
+    };
+    let (user, groups) = match user_id {
+        Some(id) => {
+            services
+                .db
+                .read(move |tx| {
+                    let user = tx.user_by_id(id)?;
+                    let groups = crate::directory::groups_with_ancestors(tx, id)?;
+                    Ok((user, groups))
+                })
+                .await?
+        }
+        None => (None, Vec::new()),
+    };
+    let mut flow_context = serde_json::Map::new();
+    flow_context.insert(
+        "prompt_data".into(),
+        Value::Object(context.prompt_data.clone()),
+    );
+    if let Some(PendingUser::Pretend(typed)) = &context.pending_user {
+        flow_context.insert("pending_user_identifier".into(), json!(typed));
+    }
+    flow_context.insert("flow_slug".into(), json!(request.slug));
+    Ok(PolicyRequest {
+        user,
+        groups,
+        client_ip: request
+            .client
+            .ip
+            .as_deref()
+            .and_then(|ip| ip.parse::<IpAddr>().ok()),
+        http_headers: Default::default(),
+        context: flow_context,
+    })
+}
+
+/// Evaluates the bindings of `target`; no bindings pass.
+pub async fn evaluate_target(
+    services: &FlowServices,
+    catalog: &Catalog,
+    target: PolicyTarget,
+    mode: PolicyEngineMode,
+    policy_request: &PolicyRequest,
+) -> PolicyResult {
+    let bindings: Vec<_> = catalog
+        .bindings_for(&target)
+        .iter()
+        .map(|binding| {
+            let policy = match &binding.subject {
+                crate::model::BindingSubject::Policy(id) => catalog.policy(*id).cloned(),
+                _ => None,
+            };
+            (binding.clone(), policy)
+        })
+        .collect();
+    let result = services
+        .policies
+        .evaluate(&bindings, mode, policy_request)
+        .await;
+    if !bindings.is_empty() {
+        tracing::debug!(target = ?target, passing = result.passing, explanation = %result.explain(), "policies");
+    }
+    result
+}
+
+/// Whether the flow may start; the denial message when not.
+pub async fn flow_allowed(
+    services: &FlowServices,
+    catalog: &Catalog,
+    flow: &Flow,
+    policy_request: &PolicyRequest,
+) -> Option<String> {
+    let result = evaluate_target(
+        services,
+        catalog,
+        PolicyTarget::Flow(flow.id),
+        flow.policy_engine_mode,
+        policy_request,
+    )
+    .await;
+    if result.passing {
+        return None;
+    }
+    Some(denial_message(&result))
+}
+
+pub async fn stage_binding_passes(
+    services: &FlowServices,
+    catalog: &Catalog,
+    binding: &StageBinding,
+    policy_request: &PolicyRequest,
+) -> bool {
+    evaluate_target(
+        services,
+        catalog,
+        PolicyTarget::StageBinding(binding.id),
+        binding.policy_engine_mode,
+        policy_request,
+    )
+    .await
+    .passing
+}
+
+pub fn denial_message(result: &PolicyResult) -> String {
+    if result.messages.is_empty() {
+        "You do not have access to this flow.".into()
+    } else {
+        result.messages.join(" ")
+    }
+}
