@@ -32,8 +32,10 @@ struct Fixture {
 /// The store as the CLI opens it, in a fresh folder: the email module never names a
 /// storage adapter, so it reaches one through the composition root.
 fn db_in(dir: &TempDir) -> Db {
-    let mut settings = Settings::default();
-    settings.data_dir = dir.path().to_path_buf();
+    let settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
     // SQLite takes an empty file as an empty database.
     std::fs::File::create(dir.path().join("gatehouse.db")).unwrap();
     Db::new(crate::app::open_store_for_cli(&settings).unwrap())

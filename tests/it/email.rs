@@ -4,11 +4,14 @@
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use gatehouse::config::EmailSettings;
+use gatehouse::clock::{Clock, ManualClock};
+use gatehouse::config::{EmailSettings, Settings};
 use gatehouse::email::{EmailContext, EmailTemplates, EmailUser, Mailer, SmtpTransport};
 use gatehouse::events::Events;
-use gatehouse::model::{EventAction, OutboxEntry, OutboxStatus};
+use gatehouse::model::{EventAction, OutboxEntry, OutboxStatus, Timestamp};
 use gatehouse::store::{Db, ListQuery, StoreExt};
+
+use tempfile::TempDir;
 
 use crate::harness::TestServer;
 use crate::harness::smtp::{SmtpSink, free_port};
@@ -114,16 +117,34 @@ fn smtp_settings(port: u16) -> EmailSettings {
     }
 }
 
-/// A mailer on the server's database and clock, sending through real SMTP.
-fn mailer(server: &TestServer, port: u16) -> (Mailer, Db) {
-    let db = Db::new(gatehouse::app::open_store_for_cli(&server.settings).unwrap());
-    let clock: Arc<dyn gatehouse::clock::Clock> = Arc::new(server.clock.clone());
+/// A mailer sending through real SMTP, on a database of its own: a running server's
+/// outbox worker would pick up (and race for) entries in the server's database.
+struct Standalone {
+    mailer: Mailer,
+    db: Db,
+    clock: ManualClock,
+    _dir: TempDir,
+}
+
+fn standalone_mailer(port: u16) -> Standalone {
+    let dir = TempDir::new().unwrap();
+    let settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
+    // SQLite takes an empty file as an empty database; opening it migrates it.
+    std::fs::File::create(dir.path().join("gatehouse.db")).unwrap();
+    let db = Db::new(gatehouse::app::open_store_for_cli(&settings).unwrap());
+    let clock = ManualClock::starting_at(Timestamp(1_700_000_000));
+    let shared: Arc<dyn Clock> = Arc::new(clock.clone());
     let transport = SmtpTransport::new(&smtp_settings(port)).unwrap();
-    let events = Events::new(db.clone(), Arc::clone(&clock));
-    (
-        Mailer::new(db.clone(), clock, Arc::new(transport), events),
+    let events = Events::new(db.clone(), Arc::clone(&shared));
+    Standalone {
+        mailer: Mailer::new(db.clone(), shared, Arc::new(transport), events),
         db,
-    )
+        clock,
+        _dir: dir,
+    }
 }
 
 fn password_reset() -> gatehouse::model::OutgoingEmail {
@@ -145,9 +166,9 @@ fn password_reset() -> gatehouse::model::OutgoingEmail {
 
 #[tokio::test]
 async fn the_outbox_keeps_mail_until_the_relay_comes_back() {
-    let server = TestServer::spawn().await;
     let port = free_port();
-    let (mailer, db) = mailer(&server, port);
+    let standalone = standalone_mailer(port);
+    let (mailer, db, clock) = (&standalone.mailer, &standalone.db, &standalone.clock);
 
     // The relay is down: the message waits in the outbox instead of being lost.
     let id = mailer.enqueue(password_reset()).await.unwrap();
@@ -161,7 +182,7 @@ async fn the_outbox_keeps_mail_until_the_relay_comes_back() {
 
     let sink = SmtpSink::start_on(port);
     assert_eq!(mailer.deliver_due().await, 0, "not due before its backoff");
-    server.clock.advance(30);
+    clock.advance(30);
     assert_eq!(mailer.deliver_due().await, 1);
 
     let message = sink.wait_for(1).await.remove(0);

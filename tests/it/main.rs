@@ -18,6 +18,7 @@ mod cli;
 mod config;
 mod email;
 mod executor_login;
+mod flows_policies;
 mod limits;
 mod page_login;
 mod sessions;

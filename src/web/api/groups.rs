@@ -170,6 +170,8 @@ pub async fn create(
 }
 
 async fn audit(state: &AppState, admin: &ApiAdmin, action: EventAction, body: &Value) {
+    // Group policies depend on memberships and the tree: cached results are stale now.
+    state.policies.clear_cache();
     let context = json!({"model": "group", "pk": body.get("pk"), "name": body.get("name")});
     state
         .events
@@ -284,6 +286,7 @@ pub async fn add_user(
     input: Json<MemberInput>,
 ) -> Result<HttpResponse, ApiError> {
     change_membership(&state, id.into_inner(), input.pk, true).await?;
+    state.policies.clear_cache();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -295,5 +298,6 @@ pub async fn remove_user(
     input: Json<MemberInput>,
 ) -> Result<HttpResponse, ApiError> {
     change_membership(&state, id.into_inner(), input.pk, false).await?;
+    state.policies.clear_cache();
     Ok(HttpResponse::NoContent().finish())
 }

@@ -6,6 +6,7 @@ pub mod flows;
 pub mod groups;
 pub mod invitations;
 pub mod pagination;
+pub mod policies;
 pub mod schema;
 pub mod serialize;
 pub mod tokens;
@@ -47,6 +48,13 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(invitations::create)
         .service(invitations::retrieve)
         .service(invitations::remove)
+        .service(policies::create_expression)
+        .service(policies::create_password)
+        .service(policies::create_reputation)
+        .service(policies::list_policies)
+        .service(policies::delete_policy)
+        .service(policies::create_binding)
+        .service(policies::delete_binding)
         .service(admin::version)
         .service(schema::serve_schema);
 }
