@@ -18,6 +18,8 @@ use crate::model::OutgoingEmail;
 
 pub struct SmtpTransport {
     relay: AsyncSmtpTransport<Tokio1Executor>,
+    /// `host:port`, so a delivery error says which relay failed.
+    relay_name: String,
     from: Mailbox,
 }
 
@@ -74,6 +76,7 @@ impl SmtpTransport {
         }
         Ok(SmtpTransport {
             relay: builder.build(),
+            relay_name: format!("{host}:{}", settings.port),
             from,
         })
     }
@@ -84,7 +87,9 @@ impl SmtpTransport {
             .send(message)
             .await
             .map(|_response| ())
-            .map_err(|error| SendError::Delivery(describe(&error)))
+            .map_err(|error| {
+                SendError::Delivery(format!("smtp {}: {}", self.relay_name, describe(&error)))
+            })
     }
 }
 
@@ -117,7 +122,8 @@ pub(super) fn build_message(from: &Mailbox, email: &OutgoingEmail) -> Result<Mes
 }
 
 /// The error and its causes on one line: lettre keeps the useful part (the OS error,
-/// the server's reply) in the source chain, and multi-line server replies are joined.
+/// the server's reply) in the source chain, sometimes repeats its own prefix
+/// ("Connection error: Connection error: ..."), and server replies can span lines.
 fn describe(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -129,7 +135,10 @@ fn describe(error: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut parts: Vec<&str> = one_line.split(": ").collect();
+    parts.dedup();
+    parts.join(": ")
 }
 
 #[cfg(test)]
@@ -198,6 +207,30 @@ mod tests {
         bad.to = "nobody".into();
         let error = build_message(&from, &bad).unwrap_err();
         assert!(error.is_permanent(), "{error}");
+    }
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|inner| inner as _)
+        }
+    }
+
+    #[test]
+    fn errors_become_one_line_without_repeats() {
+        let error = Layer(
+            "Connection error: Connection error",
+            Some(Box::new(Layer("refused\nby  server", None))),
+        );
+        assert_eq!(describe(&error), "Connection error: refused by server");
     }
 
     #[test]

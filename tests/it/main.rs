@@ -17,6 +17,7 @@ mod bootstrap;
 mod cli;
 mod config;
 mod email;
+mod enrollment;
 mod executor_login;
 mod flows_policies;
 mod limits;

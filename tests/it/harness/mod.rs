@@ -26,6 +26,8 @@ pub struct TestServer {
 pub struct Options {
     pub bootstrap: bool,
     pub https: bool,
+    /// Send mail to this SMTP port on 127.0.0.1 (see `smtp::SmtpSink`).
+    pub smtp_port: Option<u16>,
 }
 
 impl Default for Options {
@@ -33,6 +35,7 @@ impl Default for Options {
         Options {
             bootstrap: true,
             https: false,
+            smtp_port: None,
         }
     }
 }
@@ -51,6 +54,12 @@ pub fn test_settings(dir: &TempDir, options: &Options) -> Settings {
     settings.password_hashing.memory_kib = 256;
     settings.password_hashing.iterations = 1;
     settings.web.workers = 1;
+    if let Some(port) = options.smtp_port {
+        settings.email.host = "127.0.0.1".into();
+        settings.email.port = port;
+        settings.email.from = "gatehouse@example.org".into();
+        settings.email.timeout_secs = 5;
+    }
     if options.bootstrap {
         settings.bootstrap.password = Some(Secret::new(ADMIN_PASSWORD));
         settings.bootstrap.token = Some(Secret::new(ADMIN_TOKEN));
