@@ -21,8 +21,8 @@ use crate::model::stage::{
     UserLogoutStage, UserWriteStage,
 };
 use crate::model::{
-    BindingId, Flow, FlowAuthentication, FlowDesignation, FlowId, Stage, StageBinding, StageId,
-    StageKind,
+    BindingId, Brand, Flow, FlowAuthentication, FlowDesignation, FlowId, Stage, StageBinding,
+    StageId, StageKind,
 };
 use crate::store::{StoreResult, WriteTx};
 
@@ -357,4 +357,28 @@ fn default_flows() -> Vec<(Flow, Vec<Stage>)> {
             ],
         ),
     ]
+}
+
+/// The brand that answers every host without a brand of its own, created on first start
+/// with the default flows. Domain `authentik-default`, as authentik names it.
+pub fn ensure_default_brand(tx: &dyn WriteTx) -> StoreResult<()> {
+    if tx.all_brands()?.iter().any(|brand| brand.default) {
+        return Ok(());
+    }
+    let slug = |s: &str| Some(s.to_owned());
+    tx.insert_brand(&Brand {
+        id: uuid::Uuid::new_v4(),
+        domain: "authentik-default".into(),
+        default: true,
+        branding_title: "gatehouse".into(),
+        branding_logo: "/static/logo.svg".into(),
+        branding_favicon: "/static/logo.svg".into(),
+        branding_custom_css: String::new(),
+        flow_authentication: slug("default-authentication-flow"),
+        flow_invalidation: slug("default-invalidation-flow"),
+        flow_recovery: slug("default-recovery-flow"),
+        flow_enrollment: None,
+        flow_user_settings: slug("default-user-settings-flow"),
+        flow_unenrollment: slug("default-unenrollment-flow"),
+    })
 }

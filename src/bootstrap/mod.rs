@@ -15,7 +15,7 @@ use crate::store::{Db, StoreError, StoreResult, WriteTx};
 
 mod default_flows;
 
-use default_flows::ensure_default_flows;
+use default_flows::{ensure_default_brand, ensure_default_flows};
 
 pub const ADMIN_USERNAME: &str = "akadmin";
 pub const ADMIN_GROUP: &str = "authentik Admins";
@@ -35,7 +35,11 @@ pub async fn prepare(
     clock: &dyn Clock,
 ) -> anyhow::Result<StartReport> {
     let now = clock.now();
-    db.write(move |tx| ensure_default_flows(tx)).await?;
+    db.write(move |tx| {
+        ensure_default_flows(tx)?;
+        ensure_default_brand(tx)
+    })
+    .await?;
     // Hash the bootstrap password only while the admin has none: it costs 19 MiB and
     // ~20 ms, and every start would otherwise pay it.
     let admin_needs_password = db

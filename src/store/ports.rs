@@ -110,6 +110,9 @@ pub trait FlowWrites {
     fn update_stage(&self, stage: &Stage) -> StoreResult<()>;
     fn delete_stage(&self, id: StageId) -> StoreResult<()>;
     fn insert_binding(&self, binding: &StageBinding) -> StoreResult<()>;
+    /// Writes every field but the id (flow and stage included); `NotFound` for an unknown
+    /// binding, `Conflict("flow")` / `Conflict("stage")` for an unknown flow or stage.
+    fn update_binding(&self, binding: &StageBinding) -> StoreResult<()>;
     fn delete_binding(&self, binding: &StageBinding) -> StoreResult<()>;
 }
 

@@ -2,6 +2,7 @@
 //! one actix `App`. Limits and security headers are set here for every route.
 
 pub mod api;
+pub mod brand;
 pub mod error;
 pub mod extract;
 pub mod flow_http;
@@ -48,8 +49,8 @@ pub fn configure(config: &mut ServiceConfig, state: Data<AppState>) {
         .service(health::ready)
         .service(ui::static_files::asset)
         .service(ui::portal::root)
-        .service(ui::portal::default_authentication)
-        .service(ui::portal::default_invalidation)
+        .service(ui::portal::default_flow)
+        .service(ui::portal::brand_css)
         .service(ui::portal::cancel)
         .service(ui::portal::user_portal)
         .service(ui::portal::admin_overview)

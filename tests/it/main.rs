@@ -14,6 +14,7 @@ mod api_auth;
 mod api_resources;
 mod architecture;
 mod bootstrap;
+mod brands;
 mod cli;
 mod config;
 mod email;

@@ -178,17 +178,7 @@ impl FlowWrites for SqliteTx<'_> {
                      policy_engine_mode)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
-            .and_then(|mut stmt| {
-                stmt.execute(rusqlite::params![
-                    binding.id.to_string(),
-                    binding.flow.to_string(),
-                    binding.stage.to_string(),
-                    binding.order,
-                    binding.evaluate_on_plan,
-                    binding.re_evaluate_policies,
-                    binding.policy_engine_mode.as_str(),
-                ])
-            })
+            .and_then(|mut stmt| stmt.execute(binding_params(binding)))
             .map_err(|error| {
                 if is_foreign_key(&error) {
                     self.missing_binding_target(binding)
@@ -199,12 +189,46 @@ impl FlowWrites for SqliteTx<'_> {
         Ok(())
     }
 
+    fn update_binding(&self, binding: &StageBinding) -> StoreResult<()> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE stage_bindings SET flow_id = ?2, stage_id = ?3, ord = ?4,
+                    evaluate_on_plan = ?5, re_evaluate_policies = ?6, policy_engine_mode = ?7
+                 WHERE id = ?1",
+            )
+            .and_then(|mut stmt| stmt.execute(binding_params(binding)))
+            .map_err(|error| {
+                if is_foreign_key(&error) {
+                    self.missing_binding_target(binding)
+                } else {
+                    sql_error(error)
+                }
+            })?;
+        expect_changed(changed)
+    }
+
     fn delete_binding(&self, binding: &StageBinding) -> StoreResult<()> {
         self.delete_by_id(
             "DELETE FROM stage_bindings WHERE id = ?1",
             binding.id.to_string(),
         )
     }
+}
+
+/// Columns in the order both binding statements number them (`?1` is the id).
+fn binding_params(
+    binding: &StageBinding,
+) -> (String, String, String, i32, bool, bool, &'static str) {
+    (
+        binding.id.to_string(),
+        binding.flow.to_string(),
+        binding.stage.to_string(),
+        binding.order,
+        binding.evaluate_on_plan,
+        binding.re_evaluate_policies,
+        binding.policy_engine_mode.as_str(),
+    )
 }
 
 fn flow_params(flow: &Flow) -> [String; 8] {

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v3/`, in authentik's resource shapes.
 
 pub mod admin;
+pub mod brands;
 pub mod executor;
 pub mod flows;
 pub mod groups;
@@ -55,6 +56,12 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(policies::delete_policy)
         .service(policies::create_binding)
         .service(policies::delete_binding)
+        .service(brands::current)
+        .service(brands::list)
+        .service(brands::create)
+        .service(brands::retrieve)
+        .service(brands::modify)
+        .service(brands::remove)
         .service(admin::version)
         .service(schema::serve_schema);
 }

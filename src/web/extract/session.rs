@@ -52,6 +52,7 @@ pub struct PageUser {
 #[error("login required")]
 pub struct LoginRequired {
     next: String,
+    flow: String,
 }
 
 impl ResponseError for LoginRequired {
@@ -62,10 +63,7 @@ impl ResponseError for LoginRequired {
     fn error_response(&self) -> HttpResponse {
         let next: String = url_encode(&self.next);
         HttpResponse::Found()
-            .insert_header((
-                "Location",
-                format!("/if/flow/default-authentication-flow/?next={next}"),
-            ))
+            .insert_header(("Location", format!("/if/flow/{}/?next={next}", self.flow)))
             .finish()
     }
 }
@@ -88,8 +86,21 @@ impl FromRequest for PageUser {
             .path_and_query()
             .map(|pq| pq.as_str().to_owned())
             .unwrap_or_else(|| "/".into());
+        let flow = state
+            .as_ref()
+            .map(|state| {
+                super::super::brand::authentication_flow(&super::super::brand::brand_of(
+                    state, request,
+                ))
+            })
+            .unwrap_or_else(|| "default-authentication-flow".into());
         Box::pin(async move {
-            let login = || actix_web::Error::from(LoginRequired { next: next.clone() });
+            let login = || {
+                actix_web::Error::from(LoginRequired {
+                    next: next.clone(),
+                    flow: flow.clone(),
+                })
+            };
             let (Some(session), Some(state)) = (session, state) else {
                 return Err(login());
             };

@@ -97,6 +97,7 @@ fn render(
             "csrf_token": csrf_token(state, &call.request.browser_key),
             "action_url": action_url,
             "restart_url": format!("/flows/-/cancel/?next={}", super::super::extract::url_encode(http.path())),
+            "brand": super::super::brand::page_context(&super::super::brand::brand_of(state, http)),
         }),
     )?;
     let mut response = HttpResponse::build(status);

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::flow::safe_next;
 use crate::store::ListQuery;
 
+use super::super::brand::{authentication_flow, brand_of, invalidation_flow, page_context};
 use super::super::error::PageError;
 use super::super::extract::{ClientMeta, MaybeSession, PageUser};
 use super::super::flow_http::{FLOW_COOKIE, base_cookie};
@@ -21,27 +22,63 @@ fn found(to: &str) -> HttpResponse {
 }
 
 #[get("/")]
-pub async fn root(session: MaybeSession) -> HttpResponse {
+pub async fn root(state: Data<AppState>, http: HttpRequest, session: MaybeSession) -> HttpResponse {
     match session.0 {
         Some(_) => found("/if/user/"),
-        None => found("/if/flow/default-authentication-flow/"),
+        None => found(&format!(
+            "/if/flow/{}/",
+            authentication_flow(&brand_of(&state, &http))
+        )),
     }
 }
 
-#[get("/flows/-/default/authentication/")]
-pub async fn default_authentication(http: HttpRequest) -> HttpResponse {
+/// The brand's flow for a purpose, as authentik's `/flows/-/default/<designation>/`.
+#[get("/flows/-/default/{designation}/")]
+pub async fn default_flow(
+    state: Data<AppState>,
+    http: HttpRequest,
+    designation: actix_web::web::Path<String>,
+) -> HttpResponse {
+    let brand = brand_of(&state, &http);
+    let slug = match designation.as_str() {
+        "authentication" => Some(authentication_flow(&brand)),
+        "invalidation" => Some(invalidation_flow(&brand)),
+        "recovery" => brand.flow_recovery.clone(),
+        "enrollment" => brand.flow_enrollment.clone(),
+        "user-settings" | "user_settings" => brand.flow_user_settings.clone(),
+        "unenrollment" => brand.flow_unenrollment.clone(),
+        _ => None,
+    };
+    let Some(slug) = slug else {
+        return HttpResponse::NotFound()
+            .content_type("text/html; charset=utf-8")
+            .body("No such flow is configured for this site.");
+    };
     let query = http.query_string();
     let suffix = if query.is_empty() {
         String::new()
     } else {
         format!("?{query}")
     };
-    found(&format!("/if/flow/default-authentication-flow/{suffix}"))
+    found(&format!("/if/flow/{slug}/{suffix}"))
 }
 
-#[get("/flows/-/default/invalidation/")]
-pub async fn default_invalidation() -> HttpResponse {
-    found("/if/flow/default-invalidation-flow/")
+/// A brand's custom CSS, from our own origin so the page CSP needs no exception.
+#[get("/-/brand/{id}/custom.css")]
+pub async fn brand_css(
+    state: Data<AppState>,
+    id: actix_web::web::Path<uuid::Uuid>,
+) -> HttpResponse {
+    let catalog = state.catalog.load();
+    let css = catalog
+        .brands()
+        .into_iter()
+        .find(|brand| brand.id == *id)
+        .map(|brand| brand.branding_custom_css.clone())
+        .unwrap_or_default();
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .body(css)
 }
 
 #[derive(Deserialize)]
@@ -63,10 +100,15 @@ pub async fn cancel(http: HttpRequest, params: Query<CancelParams>) -> HttpRespo
 }
 
 #[get("/if/user/")]
-pub async fn user_portal(state: Data<AppState>, page: PageUser) -> Result<HttpResponse, PageError> {
+pub async fn user_portal(
+    state: Data<AppState>,
+    http: HttpRequest,
+    page: PageUser,
+) -> Result<HttpResponse, PageError> {
     let html = state.templates.render(
         "user.html",
         json!({
+            "brand": page_context(&brand_of(&state, &http)),
             "title": "My applications",
             "user": {
                 "username": page.user.username.as_str(),
@@ -82,6 +124,7 @@ pub async fn user_portal(state: Data<AppState>, page: PageUser) -> Result<HttpRe
 #[get("/if/admin/")]
 pub async fn admin_overview(
     state: Data<AppState>,
+    http: HttpRequest,
     page: PageUser,
 ) -> Result<HttpResponse, PageError> {
     if !page.is_superuser {
@@ -119,6 +162,7 @@ pub async fn admin_overview(
     let html = state.templates.render(
         "admin.html",
         json!({
+            "brand": page_context(&brand_of(&state, &http)),
             "title": "Admin",
             "counts": {"users": users, "groups": groups, "flows": state.catalog.load().flows().len()},
             "events": events,
