@@ -6,6 +6,8 @@
 pub mod challenge;
 pub mod engine;
 pub mod execution;
+#[cfg(test)]
+mod journeys;
 pub mod planner;
 pub mod policies;
 pub mod stages;
@@ -50,6 +52,10 @@ pub struct FlowRequest {
     pub flow_token: Option<String>,
     /// Scheme and host the browser used (`https://auth.example.com`), for links in emails.
     pub base_url: String,
+    /// What the protocol that started the flow knows (the OAuth authorize endpoint puts
+    /// the application and its scopes under `application`); merged into the prompt data
+    /// when the flow is planned.
+    pub initial_context: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What the transport must do with the browser's session cookie.

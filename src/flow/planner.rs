@@ -24,6 +24,7 @@ pub(super) async fn plan(
 ) -> FlowResult<Plan> {
     let mut context = FlowContext {
         next: safe_next(request.next.as_deref()),
+        prompt_data: request.initial_context.clone(),
         ..FlowContext::default()
     };
     let session_user = request.session.as_ref().map(|s| s.record.user);

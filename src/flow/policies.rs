@@ -85,7 +85,52 @@ pub async fn evaluate_target(
     if !bindings.is_empty() {
         tracing::debug!(target = ?target, passing = result.passing, explanation = %result.explain(), "policies");
     }
+    record_exceptions(services, policy_request, &result).await;
+    apply_effects(services, &result).await;
     result
+}
+
+/// A policy that errored (a script bug, a timeout) is an audit event, so the admin learns
+/// of it before users complain.
+async fn record_exceptions(
+    services: &FlowServices,
+    request: &PolicyRequest,
+    result: &PolicyResult,
+) {
+    for outcome in result
+        .explanation
+        .iter()
+        .filter(|outcome| outcome.error.is_some())
+    {
+        services
+            .events
+            .record(
+                crate::model::EventAction::PolicyException,
+                request.user.as_ref(),
+                request.client_ip.map(|ip| ip.to_string()).as_deref(),
+                json!({"binding": outcome.binding, "subject": outcome.subject, "error": outcome.error, "flow": request.context.get("flow_slug")}),
+            )
+            .await;
+    }
+}
+
+/// What policies ask to be done beyond passing or failing (an expired password made
+/// unusable, so the user must recover it).
+async fn apply_effects(services: &FlowServices, result: &PolicyResult) {
+    for effect in &result.effects {
+        match effect {
+            crate::policy::PolicyEffect::MarkPasswordUnusable(user) => {
+                let (user, now) = (*user, services.ephemeral.now());
+                let written = services
+                    .db
+                    .write(move |tx| tx.set_password_hash(user, None, now))
+                    .await;
+                if let Err(error) = written {
+                    tracing::error!(%error, "could not mark an expired password unusable");
+                }
+            }
+        }
+    }
 }
 
 /// Whether the flow may start; the denial message when not.

@@ -23,6 +23,7 @@ pub enum EventAction {
     ConfigurationError,
     InvitationUsed,
     PolicyException,
+    UserWrite,
     EmailSent,
     /// An outbox message was given up on (after its last retry).
     EmailFailed,
@@ -45,6 +46,7 @@ impl EventAction {
             EventAction::ConfigurationError => "configuration_error",
             EventAction::InvitationUsed => "invitation_used",
             EventAction::PolicyException => "policy_exception",
+            EventAction::UserWrite => "user_write",
             EventAction::EmailSent => "email_sent",
             EventAction::EmailFailed => "email_failed",
         }

@@ -95,6 +95,7 @@ pub fn flow_call(http: &HttpRequest, slug: String, params: &FlowParams) -> FlowC
             invitation_token: resolved.invitation_token,
             flow_token: resolved.flow_token,
             base_url: base_url(&client),
+            initial_context: serde_json::Map::new(),
         },
         new_flow_cookie,
         client,

@@ -52,18 +52,13 @@ pub async fn enter(settings: &UserWriteStage, call: &mut StageCall<'_>) -> FlowR
     };
     call.execution.context.pending_user = Some(PendingUser::Known(user.id));
     let ip = call.request.client.ip.clone();
-    let action = if creating {
-        EventAction::ModelCreated
-    } else {
-        EventAction::ModelUpdated
-    };
     let events = &call.services.events;
     events
         .record(
-            action,
+            EventAction::UserWrite,
             Some(&user),
             ip.as_deref(),
-            json!({"model": "user", "pk": user.id}),
+            json!({"created": creating, "pk": user.id, "flow": call.request.slug}),
         )
         .await;
     if hash.is_some() {

@@ -193,6 +193,37 @@ pub(super) fn flow_updates_and_deletes(f: &mut StoreFixture) {
         })
         .unwrap();
 
+    // A binding can move to another flow, stage and position; its id stays.
+    let mut moved = bindings[0].clone();
+    moved.flow = shared.flow;
+    moved.stage = stages[1].id;
+    moved.order = 42;
+    moved.evaluate_on_plan = !moved.evaluate_on_plan;
+    moved.re_evaluate_policies = !moved.re_evaluate_policies;
+    moved.policy_engine_mode = PolicyEngineMode::All;
+    store.write(|tx| tx.update_binding(&moved)).unwrap();
+    assert!(store.read(|tx| tx.all_bindings()).unwrap().contains(&moved));
+    let mut dangling = moved.clone();
+    dangling.stage = StageId::random();
+    assert_eq!(
+        conflict_on(store.write(|tx| tx.update_binding(&dangling))),
+        "stage"
+    );
+    dangling.stage = moved.stage;
+    dangling.flow = FlowId::random();
+    assert_eq!(
+        conflict_on(store.write(|tx| tx.update_binding(&dangling))),
+        "flow"
+    );
+    let mut unknown = moved.clone();
+    unknown.id = BindingId::random();
+    assert!(matches!(
+        store.write(|tx| tx.update_binding(&unknown)),
+        Err(StoreError::NotFound)
+    ));
+    // Put it back, so what follows sees the seeded layout.
+    store.write(|tx| tx.update_binding(&bindings[0])).unwrap();
+
     // Deleting a flow takes its bindings; deleting a stage takes the bindings using it.
     store.write(|tx| tx.delete_flow(auth.id)).unwrap();
     assert_eq!(store.read(|tx| tx.all_bindings()).unwrap(), vec![shared]);

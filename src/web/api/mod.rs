@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod brands;
 pub mod executor;
+pub mod flow_bindings;
 pub mod flows;
 pub mod groups;
 pub mod invitations;
@@ -10,6 +11,7 @@ pub mod pagination;
 pub mod policies;
 pub mod schema;
 pub mod serialize;
+pub mod stages;
 pub mod tokens;
 pub mod users;
 
@@ -45,6 +47,16 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(flows::create)
         .service(flows::retrieve)
         .service(flows::remove)
+        .service(flow_bindings::list)
+        .service(flow_bindings::create)
+        .service(flow_bindings::retrieve)
+        .service(flow_bindings::replace)
+        .service(flow_bindings::modify)
+        .service(flow_bindings::remove)
+        .service(stages::list_all)
+        .service(stages::retrieve_all)
+        .service(stages::remove_all)
+        .configure(stages::routes)
         .service(invitations::list)
         .service(invitations::create)
         .service(invitations::retrieve)

@@ -48,6 +48,15 @@ pub async fn answer(
     if call.new_flow_cookie.is_some()
         || !constant_time_eq(presented.as_bytes(), expected.as_bytes())
     {
+        state
+            .events
+            .record(
+                crate::model::EventAction::SuspiciousRequest,
+                None,
+                call.request.client.ip.as_deref(),
+                json!({"reason": "flow form without a valid CSRF token", "flow": call.request.slug}),
+            )
+            .await;
         return Err(PageError::BadRequest(
             "This form expired or did not come from this site. Please go back and try again."
                 .into(),
