@@ -193,4 +193,18 @@ async fn password_recovery_by_email_without_revealing_accounts() {
         login["component"], "xak-flow-redirect",
         "the new password works"
     );
+
+    // The admin sees the message in the outbox, sent.
+    let outbox: Value = reqwest::Client::new()
+        .get(server.url("/api/v3/admin/outbox/"))
+        .bearer_auth(crate::harness::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(outbox["pagination"]["count"], 1, "{outbox}");
+    assert_eq!(outbox["results"][0]["status"], "sent");
+    assert_eq!(outbox["results"][0]["to"], "admin@example.com");
 }

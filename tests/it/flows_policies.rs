@@ -227,3 +227,67 @@ async fn prompt_validation_errors_come_back_as_field_errors_in_both_renderers() 
         .unwrap();
     assert_eq!(me["user"]["name"], "Frank Fixed");
 }
+
+#[tokio::test]
+async fn a_policy_can_be_tested_for_a_user_and_explains_itself() {
+    let server = TestServer::spawn().await;
+    let plain = server.create_user("tester", "tester-password").await;
+    let policy: Value = server
+        .admin_send(Method::POST, "/api/v3/policies/expression/", json!({"name": "is-admin", "expression": "ak_message(\"not an admin\"); ak_is_group_member(\"authentik Admins\")"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!(
+        "/api/v3/policies/all/{}/test/",
+        policy["pk"].as_str().unwrap()
+    );
+    let me: Value = server
+        .admin_get("/api/v3/core/users/me/")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let admin_result: Value = server
+        .admin_send(Method::POST, &path, json!({"user": me["user"]["pk"]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(admin_result["passing"], true, "{admin_result}");
+    let plain_result: Value = server
+        .admin_send(Method::POST, &path, json!({"user": plain}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plain_result["passing"], false);
+    assert_eq!(plain_result["messages"][0], "not an admin");
+    let broken: Value = server
+        .admin_send(
+            Method::POST,
+            "/api/v3/policies/expression/",
+            json!({"name": "broken", "expression": "this is not rhai ("}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let result: Value = server
+        .admin_send(
+            Method::POST,
+            &format!(
+                "/api/v3/policies/all/{}/test/",
+                broken["pk"].as_str().unwrap()
+            ),
+            json!({"user": plain}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        result["passing"], false,
+        "a script that does not compile fails with a reason: {result}"
+    );
+}

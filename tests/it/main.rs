@@ -20,6 +20,7 @@ mod config;
 mod email;
 mod enrollment;
 mod executor_login;
+mod flow_admin;
 mod flows_policies;
 mod limits;
 mod page_login;

@@ -98,7 +98,9 @@ pub async fn list(
         .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
         .collect();
     let page = Page { items, total };
-    Ok(HttpResponse::Ok().json(paginate(&params, &page, |binding| render(&catalog, binding))))
+    Ok(HttpResponse::Ok().json(paginate(&params, &page, |binding| {
+        render(&catalog, binding)
+    })))
 }
 
 #[get("/api/v3/flows/bindings/{pk}/")]
@@ -179,7 +181,11 @@ fn parse(
     check(catalog, id, fields)
 }
 
-fn check(catalog: &Catalog, id: BindingId, fields: BindingFields) -> Result<StageBinding, ApiError> {
+fn check(
+    catalog: &Catalog,
+    id: BindingId,
+    fields: BindingFields,
+) -> Result<StageBinding, ApiError> {
     let mut errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut add = |field: &str, message: &str| {
         errors
@@ -213,9 +219,10 @@ fn check(catalog: &Catalog, id: BindingId, fields: BindingFields) -> Result<Stag
         return Err(ApiError::Invalid(errors));
     };
     // authentik's unique_together: the same stage twice at one position is a mistake.
-    let taken = catalog.bindings(flow).iter().any(|other| {
-        other.id != id && other.stage == stage && other.order == order
-    });
+    let taken = catalog
+        .bindings(flow)
+        .iter()
+        .any(|other| other.id != id && other.stage == stage && other.order == order);
     if taken {
         return Err(ApiError::field(
             "non_field_errors",

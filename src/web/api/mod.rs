@@ -7,6 +7,7 @@ pub mod flow_bindings;
 pub mod flows;
 pub mod groups;
 pub mod invitations;
+pub mod outbox;
 pub mod pagination;
 pub mod policies;
 pub mod schema;
@@ -66,6 +67,8 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(policies::create_reputation)
         .service(policies::list_policies)
         .service(policies::delete_policy)
+        .service(policies::test_policy)
+        .service(outbox::list)
         .service(policies::create_binding)
         .service(policies::delete_binding)
         .service(brands::current)

@@ -265,3 +265,54 @@ pub async fn delete_binding(
     state.configuration_changed().await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(Debug, Deserialize)]
+pub struct PolicyTestInput {
+    user: i64,
+    #[serde(default)]
+    context: Map<String, Value>,
+}
+
+/// authentik's "test a policy for a user": runs it once, uncached, and explains.
+#[post("/api/v3/policies/all/{id}/test/")]
+pub async fn test_policy(
+    state: Data<AppState>,
+    _admin: ApiAdmin,
+    id: Path<PolicyId>,
+    input: Json<PolicyTestInput>,
+) -> Result<HttpResponse, ApiError> {
+    let policy = state
+        .catalog
+        .load()
+        .policy(*id)
+        .cloned()
+        .ok_or(ApiError::NotFound)?;
+    let input = input.into_inner();
+    let user_id = UserId(input.user);
+    let (user, groups) = state
+        .db
+        .read(move |tx| {
+            Ok((
+                tx.user_by_id(user_id)?,
+                crate::directory::groups_with_ancestors(tx, user_id)?,
+            ))
+        })
+        .await?;
+    let user = user.ok_or_else(|| ApiError::field("user", "No user with this pk."))?;
+    let request = crate::policy::PolicyRequest {
+        user: Some(user),
+        groups,
+        client_ip: None,
+        http_headers: Default::default(),
+        context: input.context,
+    };
+    let body = match state.policies.test_policy(&policy, &request).await {
+        Ok(outcome) => {
+            json!({"passing": outcome.passing, "messages": outcome.messages, "log_messages": []})
+        }
+        Err(error) => {
+            json!({"passing": false, "messages": [error.to_string()], "log_messages": [format!("{error:?}")]})
+        }
+    };
+    Ok(HttpResponse::Ok().json(body))
+}

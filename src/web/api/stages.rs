@@ -250,7 +250,11 @@ async fn remove_kind(
 /// policy bindings on those stage bindings go too (they would guard nothing), and an
 /// identification stage that used it as its password stage stops doing so (authentik's
 /// `SET_NULL`).
-async fn remove(state: &AppState, admin: &ApiAdmin, stage: Stage) -> Result<HttpResponse, ApiError> {
+async fn remove(
+    state: &AppState,
+    admin: &ApiAdmin,
+    stage: Stage,
+) -> Result<HttpResponse, ApiError> {
     let id = stage.id;
     state
         .db

@@ -7,11 +7,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use uuid::Uuid;
 
-use crate::model::stage::{
-    IdentificationStage, PromptFieldType, PromptStage, RedirectMode, RedirectStage,
-    parse_timedelta,
-};
 use crate::model::StageKind;
+use crate::model::stage::{
+    IdentificationStage, PromptFieldType, PromptStage, RedirectMode, RedirectStage, parse_timedelta,
+};
 use crate::store::Catalog;
 
 use super::super::super::error::ApiError;
@@ -51,7 +50,11 @@ pub async fn validate(state: &AppState, kind: &mut StageKind) -> Result<(), ApiE
             }
         }
         StageKind::Consent(settings) => {
-            duration(&settings.consent_expire_in, "consent_expire_in", &mut errors);
+            duration(
+                &settings.consent_expire_in,
+                "consent_expire_in",
+                &mut errors,
+            );
         }
         StageKind::UserWrite(settings) => {
             if let Some(group) = settings.create_users_group {
@@ -134,7 +137,12 @@ fn identification(catalog: &Catalog, settings: &mut IdentificationStage, errors:
         "enrollment_flow",
         errors,
     );
-    flow_reference(catalog, &mut settings.recovery_flow, "recovery_flow", errors);
+    flow_reference(
+        catalog,
+        &mut settings.recovery_flow,
+        "recovery_flow",
+        errors,
+    );
 }
 
 fn prompt(catalog: &Catalog, settings: &PromptStage, errors: &mut Errors) {
@@ -145,7 +153,11 @@ fn prompt(catalog: &Catalog, settings: &PromptStage, errors: &mut Errors) {
             add(errors, "fields", "Every field needs a field_key.");
         } else if !keys.insert(key) {
             // Answers are keyed by field_key: two fields would overwrite each other.
-            add(errors, "fields", format!("field_key \"{key}\" is used twice."));
+            add(
+                errors,
+                "fields",
+                format!("field_key \"{key}\" is used twice."),
+            );
         }
         let needs_choices = matches!(
             field.field_type,
