@@ -14,12 +14,12 @@ use anyhow::Context;
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{GeoipSettings, Settings};
 use crate::crypto::{PasswordHasher, PasswordParams, SecretBox, random_token};
 use crate::email::{EmailTemplates, Mailer, SmtpTransport};
 use crate::events::Events;
 use crate::flow::{FlowEngine, FlowServices};
-use crate::policy::{PolicyEngine, Reputation};
+use crate::policy::{GeoipDatabases, GeoipDb, GeoipDbKind, PolicyEngine, Reputation};
 use crate::session::Sessions;
 use crate::store::memory_kv::MemoryKv;
 use crate::store::redb_kv::RedbKv;
@@ -128,7 +128,8 @@ pub async fn start(
         events.clone(),
     );
     let email_templates = EmailTemplates::new(Some(data_dir.join("templates").join("email")));
-    let policies = PolicyEngine::new(Reputation::new(ephemeral.clone()), Arc::clone(&clock));
+    let policies = PolicyEngine::new(Reputation::new(ephemeral.clone()), Arc::clone(&clock))
+        .with_geoip(load_geoip(&settings.geoip)?);
     let flows = FlowEngine::new(FlowServices {
         db: db.clone(),
         ephemeral: ephemeral.clone(),
@@ -180,6 +181,37 @@ pub async fn start(
         worker,
         kv,
     })
+}
+
+/// The `[geoip]` databases, read into memory once here so that policy evaluation does no
+/// I/O. A file that is not a usable database stops the start, naming the key to fix.
+fn load_geoip(settings: &GeoipSettings) -> anyhow::Result<GeoipDatabases> {
+    let city = settings.city_database.as_deref();
+    let asn = settings.asn_database.as_deref();
+    Ok(GeoipDatabases {
+        city: load_geoip_file("geoip.city_database", city, GeoipDbKind::Country)?,
+        asn: load_geoip_file("geoip.asn_database", asn, GeoipDbKind::Asn)?,
+    })
+}
+
+fn load_geoip_file(
+    key: &str,
+    path: Option<&Path>,
+    kind: GeoipDbKind,
+) -> anyhow::Result<Option<Arc<GeoipDb>>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let database = GeoipDb::open(path, kind)
+        .map_err(|error| anyhow::anyhow!("{key} ({}): {error}", path.display()))?;
+    tracing::info!(
+        key,
+        path = %path.display(),
+        database_type = database.database_type(),
+        build_epoch = database.build_epoch(),
+        "GeoIP database loaded"
+    );
+    Ok(Some(Arc::new(database)))
 }
 
 type Bound = (
@@ -312,4 +344,38 @@ pub fn open_store_for_cli(settings: &Settings) -> anyhow::Result<Arc<dyn crate::
 /// Starts with the system clock and redb, as `gatehouse serve` does.
 pub async fn start_default(settings: Settings) -> anyhow::Result<RunningApp> {
     start(settings, Arc::new(SystemClock), KvChoice::Redb).await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geoip_databases_load_and_a_bad_file_names_its_key() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/geoip");
+        let none = load_geoip(&GeoipSettings::default()).unwrap();
+        assert!(none.city.is_none() && none.asn.is_none());
+        let both = load_geoip(&GeoipSettings {
+            city_database: Some(dir.join("GeoLite2-Country-Test.mmdb")),
+            asn_database: Some(dir.join("GeoLite2-ASN-Test.mmdb")),
+        })
+        .unwrap();
+        assert!(both.city.is_some() && both.asn.is_some());
+
+        let swapped = GeoipSettings {
+            city_database: None,
+            asn_database: Some(dir.join("GeoLite2-Country-Test.mmdb")),
+        };
+        let error = load_geoip(&swapped).unwrap_err().to_string();
+        assert!(error.starts_with("geoip.asn_database ("), "{error}");
+        assert!(error.ends_with("expected an ASN database"), "{error}");
+        let not_a_database = GeoipSettings {
+            city_database: Some(dir.join("make_fixtures.py")),
+            asn_database: None,
+        };
+        let error = load_geoip(&not_a_database).unwrap_err().to_string();
+        assert!(error.starts_with("geoip.city_database ("), "{error}");
+        assert!(error.contains("not a MaxMind DB file"), "{error}");
+    }
 }

@@ -367,18 +367,9 @@ pub fn ensure_default_brand(tx: &dyn WriteTx) -> StoreResult<()> {
     }
     let slug = |s: &str| Some(s.to_owned());
     tx.insert_brand(&Brand {
-        id: uuid::Uuid::new_v4(),
-        domain: "authentik-default".into(),
-        default: true,
-        branding_title: "gatehouse".into(),
-        branding_logo: "/static/logo.svg".into(),
-        branding_favicon: "/static/logo.svg".into(),
-        branding_custom_css: String::new(),
-        flow_authentication: slug("default-authentication-flow"),
-        flow_invalidation: slug("default-invalidation-flow"),
         flow_recovery: slug("default-recovery-flow"),
-        flow_enrollment: None,
         flow_user_settings: slug("default-user-settings-flow"),
         flow_unenrollment: slug("default-unenrollment-flow"),
+        ..Brand::new("authentik-default", true)
     })
 }

@@ -58,6 +58,8 @@ const AUTHENTIK_ALIASES: &[(&str, &str)] = &[
     ("BOOTSTRAP_PASSWORD", "bootstrap.password"),
     ("BOOTSTRAP_TOKEN", "bootstrap.token"),
     ("BOOTSTRAP_EMAIL", "bootstrap.email"),
+    ("EVENTS__CONTEXT_PROCESSORS__GEOIP", "geoip.city_database"),
+    ("EVENTS__CONTEXT_PROCESSORS__ASN", "geoip.asn_database"),
 ];
 
 /// One variable that targets a setting.
@@ -231,6 +233,8 @@ pub fn set(settings: &mut Settings, path: &str, raw: &str) -> Result<(), String>
         "web.max_body_bytes" => s.web.max_body_bytes = number(raw)?,
         "web.request_timeout_secs" => s.web.request_timeout_secs = number(raw)?,
         "web.secure_cookies_on_http" => s.web.secure_cookies_on_http = boolean(raw)?,
+        "geoip.city_database" => s.geoip.city_database = opt_path(raw),
+        "geoip.asn_database" => s.geoip.asn_database = opt_path(raw),
         _ => return Err(format!("`{path}` is not a setting")),
     }
     Ok(())
@@ -239,6 +243,11 @@ pub fn set(settings: &mut Settings, path: &str, raw: &str) -> Result<(), String>
 /// Empty means "not set".
 fn opt_string(raw: &str) -> Option<String> {
     (!raw.is_empty()).then(|| raw.to_owned())
+}
+
+/// Empty means "not set" (authentik users disable GeoIP with an empty path).
+fn opt_path(raw: &str) -> Option<PathBuf> {
+    (!raw.is_empty()).then(|| PathBuf::from(raw))
 }
 
 /// Empty means "not set".

@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 
 pub use secret::{MASK, Secret};
 pub use settings::{
-    BootstrapSettings, EmailSettings, KNOWN_PATHS, ListenSettings, LogFormat, LogSettings,
-    PasswordHashSettings, PostgresSettings, SessionSettings, Settings, StorageBackend,
+    BootstrapSettings, EmailSettings, GeoipSettings, KNOWN_PATHS, ListenSettings, LogFormat,
+    LogSettings, PasswordHashSettings, PostgresSettings, SessionSettings, Settings, StorageBackend,
     StorageSettings, WebSettings, default_trusted_proxy_cidrs,
 };
 

@@ -52,6 +52,8 @@ pub const KNOWN_PATHS: &[&str] = &[
     "web.max_body_bytes",
     "web.request_timeout_secs",
     "web.secure_cookies_on_http",
+    "geoip.city_database",
+    "geoip.asn_database",
 ];
 
 /// Whether `path` names a section (a table) rather than a leaf.
@@ -80,6 +82,7 @@ pub struct Settings {
     pub session: SessionSettings,
     pub bootstrap: BootstrapSettings,
     pub web: WebSettings,
+    pub geoip: GeoipSettings,
 }
 
 impl Default for Settings {
@@ -97,6 +100,7 @@ impl Default for Settings {
             session: SessionSettings::default(),
             bootstrap: BootstrapSettings::default(),
             web: WebSettings::default(),
+            geoip: GeoipSettings::default(),
         }
     }
 }
@@ -321,6 +325,16 @@ impl Default for WebSettings {
             secure_cookies_on_http: false,
         }
     }
+}
+
+/// MaxMind DB files for the GeoIP policy (GeoLite2/GeoIP2 City or Country, and ASN),
+/// read into memory at start; unset, GeoIP policies cannot be evaluated. authentik has
+/// defaults under `/geoip/`; here nothing is assumed, so a missing file is never silent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoipSettings {
+    pub city_database: Option<PathBuf>,
+    pub asn_database: Option<PathBuf>,
 }
 
 /// Parses a listener address: `""`/`"off"` disable it, anything else must be

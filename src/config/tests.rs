@@ -363,6 +363,8 @@ fn known_paths_match_the_structs() {
     let mut s = s;
     s.cookie_domain = Some("example.com".into());
     s.bootstrap.email = Some("a@b".into());
+    s.geoip.city_database = Some("/geoip/GeoLite2-City.mmdb".into());
+    s.geoip.asn_database = Some("/geoip/GeoLite2-ASN.mmdb".into());
     let value = toml::Value::try_from(&s).unwrap();
     let mut leaves = Vec::new();
     fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
@@ -395,4 +397,42 @@ fn set_for_cli_overrides() {
     let err = s.set("web.workers", "many").unwrap_err().to_string();
     assert!(err.starts_with("web.workers: 'many'"), "{err}");
     assert!(s.set("web.wrokers", "1").is_err());
+}
+
+#[test]
+fn geoip_databases_from_authentik_names_gatehouse_names_and_the_file() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/geoip");
+    let city = dir.join("GeoLite2-Country-Test.mmdb");
+    let asn = dir.join("GeoLite2-ASN-Test.mmdb");
+    let (city_text, asn_text) = (city.to_str().unwrap(), asn.to_str().unwrap());
+    let (s, warnings) = load_env(&[
+        ("AUTHENTIK_EVENTS__CONTEXT_PROCESSORS__GEOIP", city_text),
+        ("AUTHENTIK_EVENTS__CONTEXT_PROCESSORS__ASN", asn_text),
+    ])
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(s.geoip.city_database.as_deref(), Some(city.as_path()));
+    assert_eq!(s.geoip.asn_database.as_deref(), Some(asn.as_path()));
+
+    // authentik users switch GeoIP off with an empty path.
+    let (s, _) = load_env(&[
+        ("AUTHENTIK_EVENTS__CONTEXT_PROCESSORS__GEOIP", city_text),
+        ("GATEHOUSE_GEOIP__CITY_DATABASE", ""),
+        ("GATEHOUSE_GEOIP__ASN_DATABASE", asn_text),
+    ])
+    .unwrap();
+    assert_eq!(s.geoip.city_database, None);
+    assert_eq!(s.geoip.asn_database.as_deref(), Some(asn.as_path()));
+
+    let err = load_env(&[("GATEHOUSE_GEOIP__CITY_DATABASE", "/nonexistent/City.mmdb")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("geoip.city_database: /nonexistent/City.mmdb"),
+        "{err}"
+    );
+
+    let f = toml_file(&format!("[geoip]\nasn_database = {asn_text:?}\n"));
+    let (s, _) = Settings::load(Some(f.path()), env(&[])).unwrap();
+    assert_eq!(s.geoip.asn_database.as_deref(), Some(asn.as_path()));
 }

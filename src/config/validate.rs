@@ -1,5 +1,7 @@
 //! Cross-field and range checks on a fully merged [`Settings`].
 
+use std::path::Path;
+
 use super::ConfigError;
 use super::settings::Settings;
 
@@ -108,7 +110,21 @@ pub fn validate(s: &Settings) -> Result<(), ConfigError> {
             ),
         ));
     }
+    check_file("geoip.city_database", s.geoip.city_database.as_deref())?;
+    check_file("geoip.asn_database", s.geoip.asn_database.as_deref())?;
     Ok(())
+}
+
+/// A configured file must be there now: a GeoIP policy that errors on every request
+/// because of a typo in a path is worse than a server that refuses to start.
+fn check_file(key: &str, path: Option<&Path>) -> Result<(), ConfigError> {
+    match path {
+        Some(path) if !path.is_file() => Err(invalid(
+            key,
+            format!("{} does not exist or is not a file", path.display()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn is_level(s: &str) -> bool {
@@ -211,5 +227,22 @@ mod tests {
         let mut s = Settings::default();
         s.log.level = "verbose".into();
         assert!(err(&s).starts_with("log.level:"));
+    }
+
+    #[test]
+    fn geoip_databases_must_exist() {
+        let mut s = Settings::default();
+        s.geoip.asn_database = Some("/nonexistent/GeoLite2-ASN.mmdb".into());
+        assert_eq!(
+            err(&s),
+            "geoip.asn_database: /nonexistent/GeoLite2-ASN.mmdb does not exist or is not a file"
+        );
+        s.geoip.asn_database = None;
+        s.geoip.city_database = Some(std::env::temp_dir());
+        assert!(err(&s).starts_with("geoip.city_database:"));
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/geoip/GeoLite2-Country-Test.mmdb");
+        s.geoip.city_database = Some(fixture);
+        validate(&s).unwrap();
     }
 }

@@ -21,3 +21,25 @@ pub struct Brand {
     pub flow_user_settings: Option<String>,
     pub flow_unenrollment: Option<String>,
 }
+
+impl Brand {
+    /// A brand with gatehouse's look and the default sign-in and sign-out flows; the
+    /// other flows are left for the admin to choose.
+    pub fn new(domain: &str, default: bool) -> Brand {
+        Brand {
+            id: Uuid::new_v4(),
+            domain: domain.to_owned(),
+            default,
+            branding_title: "gatehouse".into(),
+            branding_logo: "/static/logo.svg".into(),
+            branding_favicon: "/static/logo.svg".into(),
+            branding_custom_css: String::new(),
+            flow_authentication: Some("default-authentication-flow".into()),
+            flow_invalidation: Some("default-invalidation-flow".into()),
+            flow_recovery: None,
+            flow_enrollment: None,
+            flow_user_settings: None,
+            flow_unenrollment: None,
+        }
+    }
+}

@@ -28,6 +28,7 @@ pub enum PolicyKind {
     PasswordExpiry(PasswordExpiryPolicy),
     Reputation(ReputationPolicy),
     Network(NetworkPolicy),
+    Geoip(GeoipPolicy),
     Dummy(DummyPolicy),
 }
 
@@ -40,6 +41,7 @@ impl PolicyKind {
             PolicyKind::PasswordExpiry(_) => "ak-policy-password-expiry-form",
             PolicyKind::Reputation(_) => "ak-policy-reputation-form",
             PolicyKind::Network(_) => "ak-policy-network-form",
+            PolicyKind::Geoip(_) => "ak-policy-geoip-form",
             PolicyKind::Dummy(_) => "ak-policy-dummy-form",
         }
     }
@@ -143,6 +145,41 @@ impl Default for ReputationPolicy {
 pub struct NetworkPolicy {
     pub allow: Vec<IpNet>,
     pub deny: Vec<IpNet>,
+}
+
+/// authentik's GeoIP policy (policies/geoip/models.py): passes when the client address is
+/// in one of `countries` OR announced by one of `asns`; an empty list is no check, and a
+/// policy with both empty passes. authentik's distance checks (`check_history_distance`,
+/// `check_impossible_travel` and their tolerances) are not implemented: they need the
+/// login history with coordinates, which gatehouse does not keep yet.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GeoipPolicy {
+    /// ISO 3166-1 alpha-2 codes, stored upper case.
+    #[serde(deserialize_with = "country_codes")]
+    pub countries: Vec<String>,
+    /// Autonomous system numbers.
+    pub asns: Vec<u32>,
+}
+
+/// Country codes as GeoIP databases spell them ("DE"): two ASCII letters, upper-cased, so
+/// "de" from a hand-written blueprint matches and "Germany" is refused when saved rather
+/// than never matching.
+fn country_codes<'de, D: serde::Deserializer<'de>>(input: D) -> Result<Vec<String>, D::Error> {
+    let codes = Vec::<String>::deserialize(input)?;
+    codes
+        .into_iter()
+        .map(|code| {
+            let code = code.trim().to_ascii_uppercase();
+            if code.len() == 2 && code.bytes().all(|byte| byte.is_ascii_uppercase()) {
+                Ok(code)
+            } else {
+                Err(serde::de::Error::custom(format!(
+                    "'{code}' is not an ISO 3166-1 alpha-2 country code (e.g. \"DE\")"
+                )))
+            }
+        })
+        .collect()
 }
 
 /// authentik's dummy policy: a fixed result after an optional wait (tests, demos).

@@ -23,7 +23,8 @@ use crate::policy::cache::{CacheKey, Fingerprint, ResultCache, fingerprint};
 use crate::policy::kinds::expression::{ExpressionLimits, ExpressionRunner};
 use crate::policy::kinds::{self, KindServices};
 use crate::policy::{
-    BindingOutcome, PolicyEffect, PolicyError, PolicyOutcome, PolicyResult, Reputation,
+    BindingOutcome, GeoipDatabases, PolicyEffect, PolicyError, PolicyOutcome, PolicyResult,
+    Reputation,
 };
 
 /// Everything a policy may look at, gathered by the caller.
@@ -71,7 +72,22 @@ impl PolicyEngine {
                     reputation,
                     clock,
                     expressions: ExpressionRunner::new(limits),
+                    geoip: GeoipDatabases::default(),
                 },
+                cache: ResultCache::default(),
+            }),
+        }
+    }
+
+    /// The same engine, with the GeoIP databases the GeoIP policy kind looks addresses
+    /// up in (without them that kind errors, naming the missing setting). Meant for
+    /// start-up: the result cache starts empty.
+    pub fn with_geoip(self, geoip: GeoipDatabases) -> PolicyEngine {
+        let mut services = self.inner.services.clone();
+        services.geoip = geoip;
+        PolicyEngine {
+            inner: Arc::new(EngineInner {
+                services,
                 cache: ResultCache::default(),
             }),
         }

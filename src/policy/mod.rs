@@ -4,10 +4,12 @@
 //! file per policy kind under `kinds/`, and the reputation scores used against brute
 //! force. It is transport-free and storage-free: callers resolve bindings and policies
 //! (from the catalog) and the request (user, groups, client IP, flow context) and hand
-//! them in; the only state it touches is the reputation scores in the `Kv`.
+//! them in; the only state it touches is the reputation scores in the `Kv`. GeoIP
+//! databases are handed in already loaded (`geoip_db.rs`) and only read.
 
 mod cache;
 pub mod engine;
+pub mod geoip_db;
 pub mod kinds;
 pub mod reputation;
 mod result;
@@ -16,6 +18,7 @@ mod result;
 mod tests;
 
 pub use engine::{PolicyEngine, PolicyRequest};
+pub use geoip_db::{GeoipDatabases, GeoipDb, GeoipDbError, GeoipDbKind};
 pub use reputation::{Reputation, ReputationSettings};
 pub use result::{BindingOutcome, PolicyResult};
 
@@ -67,6 +70,10 @@ pub enum PolicyError {
     NotBoolean(String),
     #[error("policy needs {0}, which the request does not have")]
     MissingInput(&'static str),
+    /// A GeoIP database is not configured, or has no answer for the address (authentik
+    /// raises here too, so the binding's `failure_result` decides).
+    #[error("GeoIP: {0}")]
+    Geoip(String),
     #[error("policy did not finish within {0} s")]
     Timeout(u64),
     #[error("policy evaluation failed: {0}")]

@@ -35,21 +35,7 @@ fn strip_port(host: &str) -> &str {
 }
 
 fn fallback() -> Brand {
-    Brand {
-        id: uuid::Uuid::nil(),
-        domain: String::new(),
-        default: true,
-        branding_title: "gatehouse".into(),
-        branding_logo: "/static/logo.svg".into(),
-        branding_favicon: "/static/logo.svg".into(),
-        branding_custom_css: String::new(),
-        flow_authentication: Some("default-authentication-flow".into()),
-        flow_invalidation: Some("default-invalidation-flow".into()),
-        flow_recovery: None,
-        flow_enrollment: None,
-        flow_user_settings: None,
-        flow_unenrollment: None,
-    }
+    Brand::new("", true)
 }
 
 /// What templates see as `brand`.

@@ -32,6 +32,23 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Records what an API caller did, with who and from where.
+    pub async fn audit(
+        &self,
+        caller: &super::extract::ApiCaller,
+        action: crate::model::EventAction,
+        context: serde_json::Value,
+    ) {
+        self.events
+            .record(
+                action,
+                Some(&caller.user),
+                caller.client_ip.as_deref(),
+                context,
+            )
+            .await;
+    }
+
     /// Call after any configuration write: rebuilds the catalog snapshot and forgets
     /// cached policy results (which may depend on what changed).
     pub async fn configuration_changed(&self) -> crate::store::StoreResult<()> {

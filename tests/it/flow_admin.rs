@@ -480,3 +480,28 @@ async fn only_admins_manage_stages_and_bindings() {
         .unwrap();
     assert_eq!(response.status(), 403);
 }
+
+#[tokio::test]
+async fn the_schema_describes_stages_and_bindings() {
+    let server = TestServer::spawn().await;
+    let schema: Value = reqwest::get(server.url("/api/v3/schema/"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/stages/all/",
+        "/stages/prompt/stages/{stage_uuid}/",
+        "/stages/user_login/",
+        "/flows/bindings/{fsb_uuid}/",
+    ] {
+        assert!(schema["paths"][path].is_object(), "{path}");
+    }
+    let components = &schema["components"]["schemas"];
+    let request = &components["IdentificationStageRequest"]["properties"];
+    assert_eq!(request["pretend_user_exists"]["type"], "boolean");
+    assert_eq!(request["password_stage"]["nullable"], true);
+    assert!(components["PromptStage"]["properties"]["fields"]["items"].is_object());
+    assert!(components["FlowStageBinding"]["properties"]["stage_obj"].is_object());
+}

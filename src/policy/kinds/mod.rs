@@ -5,6 +5,7 @@
 
 pub mod dummy;
 pub mod expression;
+pub mod geoip;
 pub mod network;
 pub mod password;
 pub mod password_expiry;
@@ -15,7 +16,7 @@ use std::time::Instant;
 
 use crate::clock::Clock;
 use crate::model::policy::PolicyKind;
-use crate::policy::{PolicyError, PolicyOutcome, PolicyRequest, Reputation};
+use crate::policy::{GeoipDatabases, PolicyError, PolicyOutcome, PolicyRequest, Reputation};
 
 use expression::ExpressionRunner;
 
@@ -25,6 +26,8 @@ pub(crate) struct KindServices {
     pub reputation: Reputation,
     pub clock: Arc<dyn Clock>,
     pub expressions: ExpressionRunner,
+    /// Empty unless `[geoip]` names database files.
+    pub geoip: GeoipDatabases,
 }
 
 impl KindServices {
@@ -50,6 +53,7 @@ impl KindServices {
                 Ok(reputation::evaluate(policy, request, &self.reputation))
             }
             PolicyKind::Network(policy) => Ok(network::evaluate(policy, request)),
+            PolicyKind::Geoip(policy) => geoip::evaluate(policy, request, &self.geoip),
             PolicyKind::Dummy(policy) => Ok(dummy::evaluate(policy).await),
         }
     }

@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::model::{Brand, EventAction};
-use crate::store::{Catalog, Page};
+use crate::store::Catalog;
 
 use super::super::brand::brand_of;
 use super::super::error::ApiError;
 use super::super::extract::ApiAdmin;
 use super::super::state::AppState;
-use super::pagination::{ListParams, paginate};
+use super::pagination::{ListParams, paginate_in_memory};
 
 fn flow_pk(catalog: &Catalog, slug: &Option<String>) -> Value {
     slug.as_deref()
@@ -68,19 +68,8 @@ pub async fn list(
     params: Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let catalog = state.catalog.load();
-    let query = params.query(&[]);
-    let all = catalog.brands();
-    let total = all.len() as u64;
-    let items = all
-        .into_iter()
-        .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
-        .collect();
-    Ok(
-        HttpResponse::Ok().json(paginate(&params, &Page { items, total }, |brand| {
-            render(&catalog, brand)
-        })),
-    )
+    let body = paginate_in_memory(&params, catalog.brands(), |brand| render(&catalog, brand));
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[get("/api/v3/core/brands/{id}/")]
@@ -201,21 +190,7 @@ pub async fn create(
     input: Json<BrandInput>,
 ) -> Result<HttpResponse, ApiError> {
     let catalog = state.catalog.load();
-    let mut brand = Brand {
-        id: Uuid::new_v4(),
-        domain: String::new(),
-        default: false,
-        branding_title: "gatehouse".into(),
-        branding_logo: "/static/logo.svg".into(),
-        branding_favicon: "/static/logo.svg".into(),
-        branding_custom_css: String::new(),
-        flow_authentication: Some("default-authentication-flow".into()),
-        flow_invalidation: Some("default-invalidation-flow".into()),
-        flow_recovery: None,
-        flow_enrollment: None,
-        flow_user_settings: None,
-        flow_unenrollment: None,
-    };
+    let mut brand = Brand::new("", false);
     if input.domain.is_none() {
         return Err(ApiError::field("domain", "This field is required."));
     }
@@ -224,11 +199,9 @@ pub async fn create(
     state.db.write(move |tx| tx.insert_brand(&saved)).await?;
     state.configuration_changed().await?;
     state
-        .events
-        .record(
+        .audit(
+            &admin.0,
             EventAction::ModelCreated,
-            Some(&admin.0.user),
-            None,
             json!({"model": "brand", "domain": brand.domain}),
         )
         .await;
@@ -254,11 +227,9 @@ pub async fn modify(
     state.db.write(move |tx| tx.update_brand(&saved)).await?;
     state.configuration_changed().await?;
     state
-        .events
-        .record(
+        .audit(
+            &admin.0,
             EventAction::ModelUpdated,
-            Some(&admin.0.user),
-            None,
             json!({"model": "brand", "domain": brand.domain}),
         )
         .await;
@@ -275,11 +246,9 @@ pub async fn remove(
     state.db.write(move |tx| tx.delete_brand(id)).await?;
     state.configuration_changed().await?;
     state
-        .events
-        .record(
+        .audit(
+            &admin.0,
             EventAction::ModelDeleted,
-            Some(&admin.0.user),
-            None,
             json!({"model": "brand", "pk": id}),
         )
         .await;

@@ -363,3 +363,42 @@ pub async fn remove(
     record(&state, &admin, EventAction::ModelDeleted, &binding).await;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// `FlowStageBinding` and `FlowStageBindingRequest` for the OpenAPI description.
+pub fn component_schemas() -> Map<String, Value> {
+    let writable = json!({
+        "target": {"type": "string", "format": "uuid"},
+        "stage": {"type": "string", "format": "uuid"},
+        "order": {"type": "integer"},
+        "evaluate_on_plan": {"type": "boolean"},
+        "re_evaluate_policies": {"type": "boolean"},
+        "policy_engine_mode": {"type": "string", "enum": ["any", "all"]},
+        "invalid_response_action": {"type": "string", "enum": [RETRY]},
+    });
+    let mut response = writable.clone();
+    if let Value::Object(properties) = &mut response {
+        properties.insert(
+            "pk".into(),
+            json!({"type": "string", "format": "uuid", "readOnly": true}),
+        );
+        properties.insert(
+            "policybindingmodel_ptr_id".into(),
+            json!({"type": "string", "format": "uuid", "readOnly": true}),
+        );
+        properties.insert(
+            "stage_obj".into(),
+            json!({"allOf": [{"$ref": "#/components/schemas/Stage"}], "readOnly": true}),
+        );
+    }
+    let mut schemas = Map::new();
+    schemas.insert(
+        "FlowStageBinding".into(),
+        json!({"type": "object", "required": ["pk", "target", "stage", "order"], "properties": response}),
+    );
+    schemas.insert(
+        "FlowStageBindingRequest".into(),
+        json!({"type": "object", "required": ["target", "stage", "order"], "properties": writable,
+               "additionalProperties": false}),
+    );
+    schemas
+}

@@ -9,12 +9,12 @@ use serde_json::{Value, json};
 use crate::model::{
     EventAction, Flow, FlowAuthentication, FlowDesignation, FlowId, PolicyEngineMode,
 };
-use crate::store::{Catalog, Page};
+use crate::store::Catalog;
 
 use super::super::error::ApiError;
 use super::super::extract::ApiAdmin;
 use super::super::state::AppState;
-use super::pagination::{ListParams, paginate};
+use super::pagination::{ListParams, paginate_in_memory};
 use super::serialize;
 
 fn render(catalog: &Catalog, flow: &Flow) -> Value {
@@ -53,14 +53,11 @@ pub async fn list(
     if query.descending {
         flows.reverse();
     }
-    let total = flows.len() as u64;
-    let items: Vec<&Flow> = flows
-        .into_iter()
-        .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
-        .collect();
-    let page = Page { items, total };
-    Ok(HttpResponse::Ok().json(paginate(&params, &page, |flow| render(&catalog, flow))))
+    Ok(
+        HttpResponse::Ok().json(paginate_in_memory(&params, flows, |flow| {
+            render(&catalog, flow)
+        })),
+    )
 }
 
 #[get("/api/v3/flows/instances/{slug}/")]
@@ -132,11 +129,9 @@ pub async fn create(
     state.db.write(move |tx| tx.insert_flow(&saved)).await?;
     state.catalog.reload(&state.db).await?;
     state
-        .events
-        .record(
+        .audit(
+            &admin.0,
             EventAction::ModelCreated,
-            Some(&admin.0.user),
-            None,
             json!({"model": "flow", "slug": flow.slug}),
         )
         .await;
@@ -159,11 +154,9 @@ pub async fn remove(
     state.db.write(move |tx| tx.delete_flow(id)).await?;
     state.catalog.reload(&state.db).await?;
     state
-        .events
-        .record(
+        .audit(
+            &admin.0,
             EventAction::ModelDeleted,
-            Some(&admin.0.user),
-            None,
             json!({"model": "flow", "slug": flow.slug}),
         )
         .await;

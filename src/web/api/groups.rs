@@ -173,10 +173,7 @@ async fn audit(state: &AppState, admin: &ApiAdmin, action: EventAction, body: &V
     // Group policies depend on memberships and the tree: cached results are stale now.
     state.policies.clear_cache();
     let context = json!({"model": "group", "pk": body.get("pk"), "name": body.get("name")});
-    state
-        .events
-        .record(action, Some(&admin.0.user), None, context)
-        .await;
+    state.audit(&admin.0, action, context).await;
 }
 
 async fn update(

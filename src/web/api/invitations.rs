@@ -115,11 +115,9 @@ pub async fn create(
         .write(move |tx| tx.insert_invitation(&saved))
         .await?;
     state
-        .events
-        .record(
+        .audit(
+            &admin.0,
             EventAction::ModelCreated,
-            Some(&admin.0.user),
-            None,
             json!({"model": "invitation", "name": invitation.name}),
         )
         .await;
@@ -135,11 +133,9 @@ pub async fn remove(
     let id = id.into_inner();
     state.db.write(move |tx| tx.delete_invitation(id)).await?;
     state
-        .events
-        .record(
+        .audit(
+            &admin.0,
             EventAction::ModelDeleted,
-            Some(&admin.0.user),
-            None,
             json!({"model": "invitation", "pk": id}),
         )
         .await;

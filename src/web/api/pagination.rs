@@ -94,3 +94,19 @@ pub fn paginate<T>(
         autocomplete: json!({}),
     }
 }
+
+/// Pages a list already in memory (objects from the catalog snapshot).
+pub fn paginate_in_memory<T>(
+    params: &ListParams,
+    items: Vec<T>,
+    render: impl FnMut(&T) -> Value,
+) -> Paginated {
+    let total = items.len() as u64;
+    let skip = (params.page() - 1).saturating_mul(params.page_size());
+    let items = items
+        .into_iter()
+        .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+        .take(usize::try_from(params.page_size()).unwrap_or(usize::MAX))
+        .collect();
+    paginate(params, &Page { items, total }, render)
+}

@@ -13,12 +13,11 @@ use crate::model::{
     BindingId, BindingSubject, EventAction, FlowId, GroupId, Policy, PolicyBinding,
     PolicyBindingId, PolicyId, PolicyKind, PolicyTarget, UserId,
 };
-use crate::store::Page;
 
 use super::super::error::ApiError;
 use super::super::extract::ApiAdmin;
 use super::super::state::AppState;
-use super::pagination::{ListParams, paginate};
+use super::pagination::{ListParams, paginate_in_memory};
 
 fn render_policy(policy: &Policy) -> Value {
     let mut body = match serde_json::to_value(&policy.kind) {
@@ -63,11 +62,9 @@ async fn create_policy(
     state.db.write(move |tx| tx.insert_policy(&saved)).await?;
     state.configuration_changed().await?;
     state
-        .events
-        .record(
+        .audit(
+            &admin.0,
             EventAction::ModelCreated,
-            Some(&admin.0.user),
-            None,
             json!({"model": "policy", "name": policy.name}),
         )
         .await;
@@ -117,19 +114,8 @@ pub async fn list_policies(
     params: Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let catalog = state.catalog.load();
-    let items: Vec<&Policy> = catalog.policies();
-    let total = items.len() as u64;
-    let query = params.query(&[]);
-    let items = items
-        .into_iter()
-        .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
-        .collect();
-    Ok(
-        HttpResponse::Ok().json(paginate(&params, &Page { items, total }, |policy| {
-            render_policy(policy)
-        })),
-    )
+    let body = paginate_in_memory(&params, catalog.policies(), |policy| render_policy(policy));
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[delete("/api/v3/policies/all/{id}/")]
@@ -142,11 +128,9 @@ pub async fn delete_policy(
     state.db.write(move |tx| tx.delete_policy(id)).await?;
     state.configuration_changed().await?;
     state
-        .events
-        .record(
+        .audit(
+            &admin.0,
             EventAction::ModelDeleted,
-            Some(&admin.0.user),
-            None,
             json!({"model": "policy", "pk": id}),
         )
         .await;
@@ -240,11 +224,9 @@ pub async fn create_binding(
         .await?;
     state.configuration_changed().await?;
     state
-        .events
-        .record(
+        .audit(
+            &admin.0,
             EventAction::ModelCreated,
-            Some(&admin.0.user),
-            None,
             json!({"model": "policy_binding", "pk": binding.id}),
         )
         .await;

@@ -172,6 +172,50 @@ fn schemas() -> Value {
     })
 }
 
+/// `stages/all/`, one family per stage kind, and `flows/bindings/`.
+fn stage_paths(paths: &mut Map<String, Value>) {
+    let mut all = operation(
+        "stages_all_list",
+        "stages",
+        "List stages of every kind",
+        None,
+        Some((200, paginated("Stage"))),
+    );
+    if let Value::Object(op) = &mut all {
+        op.insert("parameters".into(), list_parameters());
+    }
+    paths.insert("/stages/all/".into(), json!({"get": all}));
+    paths.insert("/stages/all/{stage_uuid}/".into(), json!({
+        "parameters": [{"name": "stage_uuid", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+        "get": operation("stages_all_retrieve", "stages", "One stage", None, Some((200, reference("Stage")))),
+        "delete": operation("stages_all_destroy", "stages", "Delete a stage and its bindings", None, None)}));
+    for route in super::stages::KINDS {
+        let base = format!("/stages/{}/", route.segment);
+        crud(
+            paths,
+            &base,
+            "stages",
+            route.schema_name,
+            ("stage_uuid", "string"),
+        );
+    }
+    crud(
+        paths,
+        "/flows/bindings/",
+        "flows",
+        "FlowStageBinding",
+        ("fsb_uuid", "string"),
+    );
+}
+
+fn with_stage_schemas(mut schemas: Value) -> Value {
+    if let Value::Object(map) = &mut schemas {
+        map.extend(super::stages::component_schemas());
+        map.extend(super::flow_bindings::component_schemas());
+    }
+    schemas
+}
+
 pub fn document() -> Value {
     let mut paths = Map::new();
     crud(
@@ -219,6 +263,7 @@ pub fn document() -> Value {
                        {"name": "query", "in": "query", "required": false, "schema": {"type": "string"}}],
         "get": operation("flows_executor_get", "flows", "The current challenge", None, Some((200, reference("ChallengeTypes")))),
         "post": operation("flows_executor_solve", "flows", "Answer the current challenge", Some("ChallengeTypes"), Some((200, reference("ChallengeTypes"))))}));
+    stage_paths(&mut paths);
     paths.insert("/admin/version/".into(), json!({"get": operation("admin_version_retrieve", "admin", "Version information", None, Some((200, reference("Version"))))}));
     json!({
         "openapi": "3.0.3",
@@ -227,7 +272,7 @@ pub fn document() -> Value {
         "servers": [{"url": "/api/v3"}],
         "paths": paths,
         "components": {
-            "schemas": schemas(),
+            "schemas": with_stage_schemas(schemas()),
             "securitySchemes": {
                 "authentik": {"type": "http", "scheme": "bearer"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "gatehouse_session"},

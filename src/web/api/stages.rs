@@ -9,6 +9,7 @@
 //! has no separate prompt objects).
 
 mod kinds;
+mod openapi;
 mod validate;
 
 use actix_web::web::{self, Data, Json, Path, Query, ServiceConfig};
@@ -25,6 +26,7 @@ use super::pagination::{ListParams, paginate};
 use super::serialize;
 
 pub use kinds::{KINDS, KindRoute, overlay};
+pub use openapi::component_schemas;
 
 /// Keys of a stage response that the server computes. A client that sends back an object
 /// it fetched sends them too; they are ignored, as Django REST framework ignores
@@ -359,6 +361,7 @@ async fn create(
     let (name, kind) = parse(&state, route, &route.default_settings(), changes, true).await?;
     let stage = Stage {
         id: StageId::random(),
+        // `parse` refused a body without a name, so this is always the given one.
         name: name.unwrap_or_default(),
         kind,
     };

@@ -94,11 +94,9 @@ pub async fn view_key(
         ApiError::Internal("token key cannot be unsealed (secret key changed?)".into())
     })?;
     state
-        .events
-        .record(
+        .audit(
+            &caller,
             EventAction::SecretView,
-            Some(&caller.user),
-            None,
             json!({"token": token.identifier}),
         )
         .await;
@@ -176,11 +174,9 @@ pub async fn create(
         })
         .await?;
     state
-        .events
-        .record(
+        .audit(
+            &caller,
             EventAction::ModelCreated,
-            Some(&caller.user),
-            None,
             json!({"model": "token", "identifier": body.get("identifier")}),
         )
         .await;
@@ -200,11 +196,9 @@ pub async fn remove(
         .write(move |tx| tx.delete_token(&identifier))
         .await?;
     state
-        .events
-        .record(
+        .audit(
+            &caller,
             EventAction::ModelDeleted,
-            Some(&caller.user),
-            None,
             json!({"model": "token", "identifier": token.identifier}),
         )
         .await;

@@ -201,11 +201,9 @@ pub async fn create(
         })
         .await?;
     state
-        .events
-        .record(
+        .audit(
+            &admin.0,
             EventAction::ModelCreated,
-            Some(&admin.0.user),
-            None,
             json!({"model": "user", "pk": user.id, "username": user.username.as_str()}),
         )
         .await;
@@ -252,11 +250,9 @@ async fn update(
         })
         .await?;
     state
-        .events
-        .record(
+        .audit(
+            &admin.0,
             EventAction::ModelUpdated,
-            Some(&admin.0.user),
-            None,
             json!({"model": "user", "pk": user.id}),
         )
         .await;
@@ -300,11 +296,9 @@ pub async fn remove(
     }
     state.db.write(move |tx| tx.delete_user(id)).await?;
     state
-        .events
-        .record(
+        .audit(
+            &admin.0,
             EventAction::ModelDeleted,
-            Some(&admin.0.user),
-            None,
             json!({"model": "user", "pk": id}),
         )
         .await;
@@ -346,7 +340,7 @@ pub async fn set_password(
         .record(
             EventAction::PasswordSet,
             Some(&user),
-            None,
+            admin.0.client_ip.as_deref(),
             json!({"by": admin.0.user.username.as_str()}),
         )
         .await;

@@ -20,6 +20,8 @@ pub struct ApiCaller {
     pub is_superuser: bool,
     /// The token identifier when authenticated by token.
     pub token: Option<String>,
+    /// Where the call came from, for audit events.
+    pub client_ip: Option<String>,
 }
 
 /// A superuser API caller.
@@ -78,6 +80,7 @@ impl FromRequest for ApiCaller {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let credential = credential(request);
         let state = state_of(request);
+        let client_ip = super::ClientMeta::of(request).ip.map(|ip| ip.to_string());
         Box::pin(async move {
             let credential = credential?;
             let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
@@ -108,6 +111,7 @@ impl FromRequest for ApiCaller {
                         user,
                         is_superuser,
                         token,
+                        client_ip,
                     }))
                 })
                 .await?;
