@@ -7,10 +7,10 @@ use serde_json::Map;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::crypto::{PasswordHasher, SecretBox, random_token, sha256_hex};
+use crate::crypto::{PasswordHasher, SecretBox, keys, random_token, sha256_hex};
 use crate::directory::tokens::{TokenDraft, build_token};
 use crate::flow::planner::SETUP_TOKEN_META;
-use crate::model::{GroupId, NewGroup, NewUser, TokenIntent, User, Username};
+use crate::model::{GroupId, KeyType, NewGroup, NewUser, TokenIntent, User, Username};
 use crate::store::{Db, StoreError, StoreResult, WriteTx};
 
 mod default_flows;
@@ -40,6 +40,7 @@ pub async fn prepare(
         ensure_default_brand(tx)
     })
     .await?;
+    ensure_default_keypairs(db, secret_box, now).await?;
     // Hash the bootstrap password only while the admin has none: it costs 19 MiB and
     // ~20 ms, and every start would otherwise pay it.
     let admin_needs_password = db
@@ -163,4 +164,50 @@ fn issue_setup_token(tx: &dyn WriteTx, admin: crate::model::UserId) -> StoreResu
         &format!("{}:{}", sha256_hex(token.as_bytes()), admin.0),
     )?;
     Ok(Some(token))
+}
+
+pub const DEFAULT_CERTIFICATE: &str = "authentik Self-signed Certificate";
+pub const DEFAULT_EC_KEY: &str = "gatehouse EC signing key";
+
+/// On a store without any certificate-key pair: authentik's RSA self-signed certificate
+/// (what OIDC providers sign with by default) and a P-256 key for ES256. Key generation
+/// runs off the async threads: RSA-2048 takes ~100 ms in release, longer in debug.
+async fn ensure_default_keypairs(
+    db: &Db,
+    secret_box: &SecretBox,
+    now: crate::model::Timestamp,
+) -> anyhow::Result<()> {
+    if !db.read(|tx| tx.all_keypairs()).await?.is_empty() {
+        return Ok(());
+    }
+    let secret_box = secret_box.clone();
+    let pairs = tokio::task::spawn_blocking(move || {
+        [
+            (DEFAULT_CERTIFICATE, KeyType::Rsa, "goauthentik.io/crypto/self-signed"),
+            (DEFAULT_EC_KEY, KeyType::EcP256, "gatehouse/crypto/ec-signing"),
+        ]
+        .into_iter()
+        .map(|(name, key_type, managed)| {
+            let generated = keys::generate(key_type, name, &[], 365, now)?;
+            keys::build_keypair(
+                name,
+                &generated.certificate_pem,
+                Some(&generated.private_key_pem),
+                &secret_box,
+                Some(managed.to_owned()),
+                now,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()
+    })
+    .await??;
+    db.write(move |tx| {
+        // Another process may have won the race since the check above.
+        if !tx.all_keypairs()?.is_empty() {
+            return Ok(());
+        }
+        pairs.iter().try_for_each(|pair| tx.insert_keypair(pair))
+    })
+    .await?;
+    Ok(())
 }

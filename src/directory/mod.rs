@@ -1,6 +1,7 @@
 //! Directory rules that span several aggregates: who is a superuser (a member of a
 //! superuser group or of any group below one), and the group tree.
 
+pub mod access;
 pub mod tokens;
 
 use std::collections::{HashMap, HashSet};

@@ -151,6 +151,8 @@ pub async fn flow_allowed(
     if result.passing {
         return None;
     }
+    // Why someone was turned away is what an admin asks first: say it at info level.
+    tracing::info!(flow = %flow.slug, explanation = %result.explain(), "flow denied by policy");
     Some(denial_message(&result))
 }
 

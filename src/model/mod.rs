@@ -1,6 +1,7 @@
 //! Domain types only: identifiers, users, groups, tokens, flows and stages, events.
 //! No I/O lives here, and nothing here names a storage engine or a web framework.
 
+pub mod application;
 pub mod brand;
 pub mod consent;
 pub mod email;
@@ -9,12 +10,14 @@ pub mod flow;
 pub mod group;
 pub mod ids;
 pub mod invitation;
+pub mod keypair;
 pub mod policy;
 pub mod stage;
 pub mod time;
 pub mod token;
 pub mod user;
 
+pub use application::Application;
 pub use brand::Brand;
 pub use consent::Consent;
 pub use email::{OutboxEntry, OutboxStatus, OutgoingEmail};
@@ -23,6 +26,7 @@ pub use flow::{Flow, FlowAuthentication, FlowDesignation, StageBinding};
 pub use group::{Group, NewGroup};
 pub use ids::{BindingId, FlowId, GroupId, PolicyBindingId, PolicyId, StageId, UserId};
 pub use invitation::Invitation;
+pub use keypair::{CertificateKeyPair, KeyType};
 pub use policy::{
     BindingSubject, Policy, PolicyBinding, PolicyEngineMode, PolicyKind, PolicyTarget,
 };

@@ -170,9 +170,9 @@ fn country_codes<'de, D: serde::Deserializer<'de>>(input: D) -> Result<Vec<Strin
     codes
         .into_iter()
         .map(|code| {
-            let code = code.trim().to_ascii_uppercase();
-            if code.len() == 2 && code.bytes().all(|byte| byte.is_ascii_uppercase()) {
-                Ok(code)
+            let code = code.trim();
+            if code.len() == 2 && code.bytes().all(|byte| byte.is_ascii_alphabetic()) {
+                Ok(code.to_ascii_uppercase())
             } else {
                 Err(serde::de::Error::custom(format!(
                     "'{code}' is not an ISO 3166-1 alpha-2 country code (e.g. \"DE\")"

@@ -4,16 +4,18 @@
 //! the database for configuration.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 
 use crate::model::{
-    Brand, Flow, FlowDesignation, FlowId, Policy, PolicyBinding, PolicyId, PolicyTarget, Stage,
-    StageBinding, StageId,
+    Application, Brand, Flow, FlowDesignation, FlowId, Policy, PolicyBinding, PolicyId,
+    PolicyTarget, Stage, StageBinding, StageId,
 };
 
 use super::{Db, StoreResult};
+use crate::crypto::{SecretBox, SigningKey};
+use crate::model::CertificateKeyPair;
 
 /// Everything a catalog is built from, as the store lists it.
 #[derive(Debug, Default)]
@@ -24,6 +26,7 @@ pub struct CatalogParts {
     pub policies: Vec<Policy>,
     pub policy_bindings: Vec<PolicyBinding>,
     pub brands: Vec<Brand>,
+    pub applications: Vec<Application>,
 }
 
 #[derive(Debug, Default)]
@@ -36,6 +39,11 @@ pub struct Catalog {
     /// Keyed by the lowercased domain, as hosts are matched.
     brands_by_domain: HashMap<String, Brand>,
     default_brand_domain: Option<String>,
+    /// Keyed by slug, the way the API and protocol endpoints address applications.
+    applications_by_slug: HashMap<String, Application>,
+    /// Certificate-key pairs by name order, each with its private key decoded on first
+    /// use (see `signing_key`).
+    keypairs: Vec<(CertificateKeyPair, OnceLock<Option<Arc<SigningKey>>>)>,
 }
 
 impl Catalog {
@@ -57,6 +65,7 @@ impl Catalog {
             policies,
             policy_bindings,
             brands,
+            applications,
         } = parts;
         let mut bindings_by_flow: HashMap<FlowId, Vec<StageBinding>> = HashMap::new();
         for binding in bindings {
@@ -93,7 +102,45 @@ impl Catalog {
                 .map(|b| (b.domain.to_lowercase(), b))
                 .collect(),
             default_brand_domain,
+            applications_by_slug: applications
+                .into_iter()
+                .map(|app| (app.slug.clone(), app))
+                .collect(),
+            keypairs: Vec::new(),
         }
+    }
+
+    /// Adds the certificate-key pairs (kept apart from `CatalogParts` so existing
+    /// builders of parts stay valid).
+    pub fn with_keypairs(mut self, keypairs: Vec<CertificateKeyPair>) -> Catalog {
+        self.keypairs = keypairs
+            .into_iter()
+            .map(|pair| (pair, OnceLock::new()))
+            .collect();
+        self
+    }
+
+    pub fn keypair(&self, id: uuid::Uuid) -> Option<&CertificateKeyPair> {
+        self.keypairs
+            .iter()
+            .map(|(pair, _)| pair)
+            .find(|pair| pair.id == id)
+    }
+
+    /// All certificate-key pairs, ordered by name (as the store lists them).
+    pub fn keypairs(&self) -> Vec<&CertificateKeyPair> {
+        self.keypairs.iter().map(|(pair, _)| pair).collect()
+    }
+
+    /// The pair's private key, ready to sign; `None` for an unknown id, a pair without
+    /// a key, or a key that cannot be unsealed. Decoded on first use and kept for the
+    /// life of this snapshot: the secret box lives in the web state, not in the store,
+    /// so `reload(&Db)` stays as it is and pairs never used to sign cost nothing.
+    pub fn signing_key(&self, id: uuid::Uuid, secret_box: &SecretBox) -> Option<Arc<SigningKey>> {
+        let (pair, decoded) = self.keypairs.iter().find(|(pair, _)| pair.id == id)?;
+        decoded
+            .get_or_init(|| SigningKey::from_keypair(pair, secret_box).map(Arc::new))
+            .clone()
     }
 
     pub fn flow(&self, slug: &str) -> Option<&Flow> {
@@ -166,6 +213,24 @@ impl Catalog {
         brands.sort_by(|a, b| a.0.cmp(b.0));
         brands.into_iter().map(|(_, brand)| brand).collect()
     }
+
+    pub fn application(&self, slug: &str) -> Option<&Application> {
+        self.applications_by_slug.get(slug)
+    }
+
+    /// A linear scan: applications are few, and lookups by id are rare (bindings'
+    /// targets, providers) next to lookups by slug.
+    pub fn application_by_id(&self, id: uuid::Uuid) -> Option<&Application> {
+        self.applications_by_slug.values().find(|app| app.id == id)
+    }
+
+    /// All applications, ordered by name ignoring case, then slug (as the store lists
+    /// them).
+    pub fn applications(&self) -> Vec<&Application> {
+        let mut applications: Vec<&Application> = self.applications_by_slug.values().collect();
+        applications.sort_by_cached_key(|app| (app.name.to_lowercase(), app.slug.clone()));
+        applications
+    }
 }
 
 /// Shared handle to the current snapshot.
@@ -191,7 +256,9 @@ impl CatalogHandle {
                     policies: tx.all_policies()?,
                     policy_bindings: tx.all_policy_bindings()?,
                     brands: tx.all_brands()?,
-                }))
+                    applications: tx.all_applications()?,
+                })
+                .with_keypairs(tx.all_keypairs()?))
             })
             .await?;
         self.current.store(Arc::new(catalog));

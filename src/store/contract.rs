@@ -17,6 +17,7 @@
     clippy::panic
 )]
 
+mod applications;
 mod brands;
 mod catalog;
 mod consents;
@@ -153,6 +154,9 @@ macro_rules! store_cases {
             consents::consents_go_with_their_user_and_expire,
             brands::brands_round_trip_with_unique_domains,
             brands::a_second_default_brand_is_a_conflict,
+            applications::applications_round_trip_with_unique_slugs,
+            applications::deleting_an_application_removes_its_bindings,
+            applications::catalog_finds_applications_by_slug_and_id,
             outbox::outbox_enqueued_entries_are_due,
             outbox::outbox_entries_are_not_due_before_their_time,
             outbox::outbox_sent_entries_are_not_due,

@@ -31,6 +31,16 @@ const SQLITE: &[Migration] = &[
         name: "email_outbox",
         sql: include_str!("../../migrations/sqlite/0003_email_outbox.sql"),
     },
+    Migration {
+        version: 4,
+        name: "applications",
+        sql: include_str!("../../migrations/sqlite/0004_applications.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "certificate_keypairs",
+        sql: include_str!("../../migrations/sqlite/0005_certificate_keypairs.sql"),
+    },
 ];
 
 /// `(version, name)` of every migration this binary knows, oldest first.

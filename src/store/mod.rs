@@ -23,8 +23,9 @@ pub use ephemeral::Ephemeral;
 pub use error::{StoreError, StoreResult};
 pub use kv::Kv;
 pub use ports::{
-    BrandReads, BrandWrites, ConsentReads, ConsentWrites, EventReads, EventWrites, FlowReads,
-    FlowWrites, GroupReads, GroupWrites, InvitationReads, InvitationWrites, ListQuery, MetaReads,
-    MetaWrites, OutboxReads, OutboxWrites, Page, PolicyReads, PolicyWrites, ReadTx, Store,
-    StoreExt, TokenReads, TokenWrites, UserReads, UserWrites, WriteTx,
+    ApplicationReads, ApplicationWrites, BrandReads, BrandWrites, ConsentReads, ConsentWrites,
+    EventReads, EventWrites, FlowReads, FlowWrites, GroupReads, GroupWrites, InvitationReads,
+    InvitationWrites, KeypairReads, KeypairWrites, ListQuery, MetaReads, MetaWrites, OutboxReads,
+    OutboxWrites, Page, PolicyReads, PolicyWrites, ReadTx, Store, StoreExt, TokenReads,
+    TokenWrites, UserReads, UserWrites, WriteTx,
 };

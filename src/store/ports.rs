@@ -5,9 +5,9 @@
 use uuid::Uuid;
 
 use crate::model::{
-    Brand, Consent, Event, Flow, FlowId, Group, GroupId, Invitation, NewGroup, NewUser,
-    OutboxEntry, Policy, PolicyBinding, PolicyBindingId, PolicyId, Stage, StageBinding, StageId,
-    Timestamp, Token, User, UserId,
+    Application, Brand, CertificateKeyPair, Consent, Event, Flow, FlowId, Group, GroupId,
+    Invitation, NewGroup, NewUser, OutboxEntry, Policy, PolicyBinding, PolicyBindingId, PolicyId,
+    Stage, StageBinding, StageId, Timestamp, Token, User, UserId,
 };
 
 use super::{StoreError, StoreResult};
@@ -230,6 +230,34 @@ pub trait BrandWrites {
     fn delete_brand(&self, id: Uuid) -> StoreResult<()>;
 }
 
+pub trait ApplicationReads {
+    /// Ordered by name ignoring case, then slug.
+    fn all_applications(&self) -> StoreResult<Vec<Application>>;
+}
+
+pub trait ApplicationWrites {
+    /// `Conflict("slug")` when the slug is taken.
+    fn insert_application(&self, application: &Application) -> StoreResult<()>;
+    /// The same conflict as `insert_application`; `NotFound` for an unknown id.
+    fn update_application(&self, application: &Application) -> StoreResult<()>;
+    /// Removes the policy bindings whose target is the application too.
+    fn delete_application(&self, id: Uuid) -> StoreResult<()>;
+}
+
+pub trait KeypairReads {
+    /// Ordered by name, then id.
+    fn all_keypairs(&self) -> StoreResult<Vec<CertificateKeyPair>>;
+}
+
+pub trait KeypairWrites {
+    /// `Conflict("name")` when the name is taken.
+    fn insert_keypair(&self, keypair: &CertificateKeyPair) -> StoreResult<()>;
+    /// Renames the pair, the only change a stored pair allows (a new key is a new pair);
+    /// `Conflict("name")` when taken, `NotFound` for an unknown id.
+    fn update_keypair(&self, id: Uuid, name: &str) -> StoreResult<()>;
+    fn delete_keypair(&self, id: Uuid) -> StoreResult<()>;
+}
+
 /// Everything a read scope may do.
 pub trait ReadTx:
     UserReads
@@ -243,6 +271,8 @@ pub trait ReadTx:
     + InvitationReads
     + ConsentReads
     + BrandReads
+    + ApplicationReads
+    + KeypairReads
 {
 }
 
@@ -260,6 +290,8 @@ pub trait WriteTx:
     + InvitationWrites
     + ConsentWrites
     + BrandWrites
+    + ApplicationWrites
+    + KeypairWrites
 {
 }
 
@@ -275,6 +307,8 @@ impl<T> ReadTx for T where
         + InvitationReads
         + ConsentReads
         + BrandReads
+        + ApplicationReads
+        + KeypairReads
 {
 }
 
@@ -291,6 +325,8 @@ impl<T> WriteTx for T where
         + InvitationWrites
         + ConsentWrites
         + BrandWrites
+        + ApplicationWrites
+        + KeypairWrites
 {
 }
 

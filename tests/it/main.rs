@@ -12,6 +12,7 @@ mod harness;
 
 mod api_auth;
 mod api_resources;
+mod applications;
 mod architecture;
 mod bootstrap;
 mod brands;

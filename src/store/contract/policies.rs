@@ -331,6 +331,7 @@ pub(super) fn catalog_holds_policies_bindings_and_brands(f: &mut StoreFixture) {
                 policies: tx.all_policies()?,
                 policy_bindings: tx.all_policy_bindings()?,
                 brands: tx.all_brands()?,
+                applications: tx.all_applications()?,
             }))
         })
         .unwrap();

@@ -3,6 +3,7 @@
 //! SQLITE_BUSY), a few reader connections that see WAL snapshots, and one file per
 //! aggregate holding that aggregate's SQL. No SQLite type leaves this folder.
 
+mod applications;
 mod brands;
 mod codec;
 mod consents;
@@ -10,6 +11,7 @@ mod events;
 mod flows;
 mod groups;
 mod invitations;
+mod keypairs;
 mod list;
 mod meta;
 mod outbox;

@@ -1,12 +1,14 @@
 //! The REST API under `/api/v3/`, in authentik's resource shapes.
 
 pub mod admin;
+pub mod applications;
 pub mod brands;
 pub mod executor;
 pub mod flow_bindings;
 pub mod flows;
 pub mod groups;
 pub mod invitations;
+pub mod keypairs;
 pub mod outbox;
 pub mod pagination;
 pub mod policies;
@@ -65,18 +67,36 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(policies::create_expression)
         .service(policies::create_password)
         .service(policies::create_reputation)
+        .service(policies::create_geoip)
         .service(policies::list_policies)
         .service(policies::delete_policy)
         .service(policies::test_policy)
         .service(outbox::list)
         .service(policies::create_binding)
         .service(policies::delete_binding)
+        // `check_access/` is its own path; `{slug}/` cannot swallow it.
+        .service(applications::list)
+        .service(applications::create)
+        .service(applications::check_access)
+        .service(applications::retrieve)
+        .service(applications::replace)
+        .service(applications::modify)
+        .service(applications::remove)
         .service(brands::current)
         .service(brands::list)
         .service(brands::create)
         .service(brands::retrieve)
         .service(brands::modify)
         .service(brands::remove)
+        // `generate/` before `{id}/` routes so it is not read as an id.
+        .service(keypairs::generate)
+        .service(keypairs::list)
+        .service(keypairs::import)
+        .service(keypairs::retrieve)
+        .service(keypairs::view_certificate)
+        .service(keypairs::view_private_key)
+        .service(keypairs::modify)
+        .service(keypairs::remove)
         .service(admin::version)
         .service(schema::serve_schema);
 }

@@ -1,6 +1,6 @@
-//! `policies/expression/`, `policies/password/`, `policies/reputation/` and
-//! `policies/bindings/`, in authentik's shapes. A binding's `target` is the pk of what it
-//! guards: a flow or a stage binding (applications come with the OIDC provider).
+//! `policies/expression/`, `policies/password/`, `policies/reputation/`,
+//! `policies/geoip/` and `policies/bindings/`, in authentik's shapes. A binding's `target` is the pk of what it
+//! guards: a flow, a stage binding or an application.
 
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpResponse, delete, get, post};
@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::model::policy::{ExpressionPolicy, PasswordPolicy, ReputationPolicy};
+use crate::model::policy::{ExpressionPolicy, GeoipPolicy, PasswordPolicy, ReputationPolicy};
 use crate::model::{
     BindingId, BindingSubject, EventAction, FlowId, GroupId, Policy, PolicyBinding,
     PolicyBindingId, PolicyId, PolicyKind, PolicyTarget, UserId,
@@ -107,6 +107,31 @@ pub async fn create_reputation(
     .await
 }
 
+/// authentik's distance checks, which gatehouse does not implement: turning one on is
+/// refused, since saving the policy without it would silently allow what the admin meant
+/// to block.
+const UNSUPPORTED_GEOIP_CHECKS: &[&str] = &["check_history_distance", "check_impossible_travel"];
+
+#[post("/api/v3/policies/geoip/")]
+pub async fn create_geoip(
+    state: Data<AppState>,
+    admin: ApiAdmin,
+    input: Json<PolicyInput>,
+) -> Result<HttpResponse, ApiError> {
+    create_policy(&state, &admin, input.into_inner(), |v| {
+        let unsupported = UNSUPPORTED_GEOIP_CHECKS
+            .iter()
+            .find(|check| v.get(**check) == Some(&Value::Bool(true)));
+        if let Some(check) = unsupported {
+            return Err(serde::de::Error::custom(format!(
+                "{check} is not supported: gatehouse checks countries and ASNs only"
+            )));
+        }
+        serde_json::from_value::<GeoipPolicy>(v).map(PolicyKind::Geoip)
+    })
+    .await
+}
+
 #[get("/api/v3/policies/all/")]
 pub async fn list_policies(
     state: Data<AppState>,
@@ -197,14 +222,17 @@ pub async fn create_binding(
             .iter()
             .any(|binding| binding.id.0 == input.target)
     });
+    let is_application = catalog.application_by_id(input.target).is_some();
     let target = if is_flow {
         PolicyTarget::Flow(FlowId(input.target))
     } else if is_stage_binding {
         PolicyTarget::StageBinding(BindingId(input.target))
+    } else if is_application {
+        PolicyTarget::Application(input.target)
     } else {
         return Err(ApiError::field(
             "target",
-            "No flow or stage binding with this pk.",
+            "No flow, stage binding or application with this pk.",
         ));
     };
     let binding = PolicyBinding {

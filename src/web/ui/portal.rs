@@ -6,7 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, get};
 use serde::Deserialize;
 use serde_json::json;
 
+use std::collections::BTreeMap;
+
+use crate::directory::access::{access_request, accessible_applications};
 use crate::flow::safe_next;
+use crate::model::Application;
 use crate::store::ListQuery;
 
 use super::super::brand::{authentication_flow, brand_of, invalidation_flow, page_context};
@@ -99,12 +103,41 @@ pub async fn cancel(http: HttpRequest, params: Query<CancelParams>) -> HttpRespo
         .finish()
 }
 
+/// The launcher's sections: applications grouped by their `group`, named sections in
+/// alphabetical order and the ungrouped ones last, each section in catalog order.
+fn launcher_sections(applications: &[&Application]) -> Vec<serde_json::Value> {
+    let mut sections: BTreeMap<(bool, String), Vec<serde_json::Value>> = BTreeMap::new();
+    for application in applications {
+        let group = application.group.trim();
+        sections
+            .entry((group.is_empty(), group.to_owned()))
+            .or_default()
+            .push(json!({
+                "name": application.name,
+                "slug": application.slug,
+                "icon": Some(application.meta_icon.trim()).filter(|icon| !icon.is_empty()),
+                "initial": application.name.chars().next().map(|c| c.to_uppercase().to_string()),
+                "description": application.meta_description,
+                "publisher": application.meta_publisher,
+                "launch_url": application.launch_url(),
+                "new_tab": application.open_in_new_tab,
+            }));
+    }
+    sections
+        .into_iter()
+        .map(|((_, group), apps)| json!({"title": Some(group).filter(|g| !g.is_empty()), "applications": apps}))
+        .collect()
+}
+
 #[get("/if/user/")]
 pub async fn user_portal(
     state: Data<AppState>,
     http: HttpRequest,
     page: PageUser,
 ) -> Result<HttpResponse, PageError> {
+    let catalog = state.catalog.load();
+    let request = access_request(&state.db, &page.user, ClientMeta::of(&http).ip).await?;
+    let applications = accessible_applications(&state.policies, &catalog, &request).await;
     let html = state.templates.render(
         "user.html",
         json!({
@@ -116,6 +149,7 @@ pub async fn user_portal(
                 "email": page.user.email,
             },
             "is_superuser": page.is_superuser,
+            "sections": launcher_sections(&applications),
         }),
     )?;
     Ok(html_page(html))
