@@ -183,8 +183,16 @@ async fn ensure_default_keypairs(
     let secret_box = secret_box.clone();
     let pairs = tokio::task::spawn_blocking(move || {
         [
-            (DEFAULT_CERTIFICATE, KeyType::Rsa, "goauthentik.io/crypto/self-signed"),
-            (DEFAULT_EC_KEY, KeyType::EcP256, "gatehouse/crypto/ec-signing"),
+            (
+                DEFAULT_CERTIFICATE,
+                KeyType::Rsa,
+                "goauthentik.io/crypto/self-signed",
+            ),
+            (
+                DEFAULT_EC_KEY,
+                KeyType::EcP256,
+                "gatehouse/crypto/ec-signing",
+            ),
         ]
         .into_iter()
         .map(|(name, key_type, managed)| {

@@ -74,11 +74,7 @@ pub fn verify_jwt(token: &str, jwks: &[Value]) -> Result<Value, JwsError> {
             n: jwk_bytes(jwk, "n")?,
             e: jwk_bytes(jwk, "e")?,
         }
-        .verify(
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-            message,
-            &signature,
-        ),
+        .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, &signature),
         ("ES256", Some("EC"), Some("P-256")) => {
             let mut point = vec![4u8];
             point.extend(jwk_bytes(jwk, "x")?);

@@ -123,7 +123,11 @@ pub fn inspect_certificate(pem: &str) -> Result<CertificateInfo, KeyError> {
         }),
         (KeyType::EcP256, _) => {
             // An uncompressed point: 0x04 || x (32 bytes) || y (32 bytes).
-            let (x, y) = match (public_key.first(), public_key.get(1..33), public_key.get(33..65)) {
+            let (x, y) = match (
+                public_key.first(),
+                public_key.get(1..33),
+                public_key.get(33..65),
+            ) {
                 (Some(4), Some(x), Some(y)) if public_key.len() == 65 => (x, y),
                 _ => {
                     return Err(KeyError::Certificate(
@@ -311,13 +315,17 @@ impl SigningKey {
                     &SystemRandom::new(),
                 )
                 .map_err(rejected)?;
-                let public = ring::signature::KeyPair::public_key(&pair).as_ref().to_vec();
+                let public = ring::signature::KeyPair::public_key(&pair)
+                    .as_ref()
+                    .to_vec();
                 (Signer::EcP256(pair), public)
             }
             (KeyType::Ed25519, PrivateKeyDer::Pkcs8(key)) => {
                 let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(key.secret_pkcs8_der())
                     .map_err(rejected)?;
-                let public = ring::signature::KeyPair::public_key(&pair).as_ref().to_vec();
+                let public = ring::signature::KeyPair::public_key(&pair)
+                    .as_ref()
+                    .to_vec();
                 (Signer::Ed25519(pair), public)
             }
             _ => return Err(wrong_kind()),
@@ -335,7 +343,10 @@ impl SigningKey {
 
     /// Opens the pair's sealed key; `None` without a key or when it cannot be unsealed
     /// (the secret key changed) or read.
-    pub fn from_keypair(keypair: &CertificateKeyPair, secret_box: &SecretBox) -> Option<SigningKey> {
+    pub fn from_keypair(
+        keypair: &CertificateKeyPair,
+        secret_box: &SecretBox,
+    ) -> Option<SigningKey> {
         let pem = secret_box.open(keypair.key_sealed.as_deref()?)?;
         match SigningKey::from_pem(&keypair.certificate_pem, &pem) {
             Ok(key) => Some(key),
@@ -384,11 +395,7 @@ impl SigningKey {
                 .map(|bytes| b64(&bytes))
                 .map_err(|_| KeyError::Sign)
         };
-        let signing_input = format!(
-            "{}.{}",
-            encode(&Value::Object(header))?,
-            encode(claims)?
-        );
+        let signing_input = format!("{}.{}", encode(&Value::Object(header))?, encode(claims)?);
         let signature = self.sign(signing_input.as_bytes())?;
         Ok(format!("{signing_input}.{}", b64(&signature)))
     }
@@ -408,5 +415,239 @@ impl SigningKey {
                 .map_err(|_| KeyError::Sign),
             Signer::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+    use crate::crypto::jws::{JwsError, verify_jwt};
+
+    const NOW: Timestamp = Timestamp(1_700_000_000);
+
+    fn pair(key_type: KeyType) -> (GeneratedPair, SigningKey) {
+        let generated = generate(
+            key_type,
+            "test signing key",
+            &["auth.example.com".into()],
+            30,
+            NOW,
+        )
+        .unwrap();
+        let key =
+            SigningKey::from_pem(&generated.certificate_pem, &generated.private_key_pem).unwrap();
+        (generated, key)
+    }
+
+    fn b64_json(part: &str) -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_key_type_signs_and_verifies_with_its_jwk() {
+        let claims = json!({"sub": "42", "aud": "client", "exp": 1_700_000_600});
+        for (key_type, alg) in [
+            (KeyType::Rsa, "RS256"),
+            (KeyType::EcP256, "ES256"),
+            (KeyType::Ed25519, "EdDSA"),
+        ] {
+            let (generated, key) = pair(key_type);
+            assert_eq!(key.alg(), alg);
+            let mut extra = Map::new();
+            extra.insert("typ".into(), json!("at+jwt"));
+            extra.insert("alg".into(), json!("none"));
+            let token = key.sign_jwt(&extra, &claims).unwrap();
+            let header = b64_json(token.split('.').next().unwrap());
+            assert_eq!(
+                header,
+                json!({"alg": alg, "kid": key.kid(), "typ": "at+jwt"}),
+                "header_extra cannot override alg"
+            );
+            assert_eq!(verify_jwt(&token, &[key.public_jwk()]).unwrap(), claims);
+
+            let info = inspect_certificate(&generated.certificate_pem).unwrap();
+            assert_eq!(info.key_type, key_type);
+            assert_eq!(info.kid, key.kid());
+            assert_eq!(info.kid.len(), 32);
+            assert_eq!(info.not_before, Timestamp(NOW.0 - 86_400));
+            assert_eq!(info.not_after, Timestamp(NOW.0 + 30 * 86_400));
+            assert!(
+                info.subject.contains("CN=test signing key"),
+                "{}",
+                info.subject
+            );
+            assert_eq!(info.fingerprint_sha256.len(), 32 * 3 - 1);
+            assert_eq!(info.fingerprint_sha1.len(), 20 * 3 - 1);
+
+            // A tampered payload or signature fails; so does another key with our kid.
+            let parts: Vec<&str> = token.split('.').collect();
+            let forged_claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"1"}"#);
+            let forged = format!("{}.{forged_claims}.{}", parts[0], parts[2]);
+            assert_eq!(
+                verify_jwt(&forged, &[key.public_jwk()]),
+                Err(JwsError::BadSignature)
+            );
+            let mut signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+            signature[0] ^= 1;
+            let flipped = format!(
+                "{}.{}.{}",
+                parts[0],
+                parts[1],
+                URL_SAFE_NO_PAD.encode(&signature)
+            );
+            assert_eq!(
+                verify_jwt(&flipped, &[key.public_jwk()]),
+                Err(JwsError::BadSignature)
+            );
+            assert_eq!(verify_jwt(&token, &[]), Err(JwsError::UnknownKey));
+        }
+    }
+
+    #[test]
+    fn jwks_have_the_rfc_shapes() {
+        let (_, ec) = pair(KeyType::EcP256);
+        let jwk = ec.public_jwk();
+        let mut names: Vec<&String> = jwk.as_object().unwrap().keys().collect();
+        names.sort();
+        assert_eq!(names, ["alg", "crv", "kid", "kty", "use", "x", "y"]);
+        assert_eq!(jwk["kty"], "EC");
+        assert_eq!(jwk["crv"], "P-256");
+        assert_eq!(jwk["use"], "sig");
+        assert_eq!(
+            URL_SAFE_NO_PAD
+                .decode(jwk["x"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            32
+        );
+        assert_eq!(
+            URL_SAFE_NO_PAD
+                .decode(jwk["y"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            32
+        );
+
+        let (_, ed) = pair(KeyType::Ed25519);
+        let jwk = ed.public_jwk();
+        assert_eq!(jwk["kty"], "OKP");
+        assert_eq!(jwk["crv"], "Ed25519");
+        assert_eq!(jwk["alg"], "EdDSA");
+        assert_eq!(
+            URL_SAFE_NO_PAD
+                .decode(jwk["x"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            32
+        );
+        assert!(jwk.get("y").is_none());
+    }
+
+    #[test]
+    fn rsa_jwk_has_modulus_and_exponent() {
+        let (_, rsa) = pair(KeyType::Rsa);
+        let jwk = rsa.public_jwk();
+        assert_eq!(jwk["kty"], "RSA");
+        assert_eq!(jwk["alg"], "RS256");
+        assert_eq!(jwk["e"], "AQAB");
+        let n = URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap();
+        assert_eq!(n.len(), 256, "2048-bit modulus without a leading zero");
+    }
+
+    #[test]
+    fn alg_none_and_wrong_algs_are_rejected() {
+        let (_, ec) = pair(KeyType::EcP256);
+        let (_, ed) = pair(KeyType::Ed25519);
+        let claims = json!({"sub": "42"});
+        let header = |alg: &str, kid: &str| {
+            URL_SAFE_NO_PAD.encode(json!({"alg": alg, "kid": kid}).to_string())
+        };
+        let body = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let unsigned = format!("{}.{body}.", header("none", ec.kid()));
+        assert_eq!(
+            verify_jwt(&unsigned, &[ec.public_jwk()]),
+            Err(JwsError::UnsupportedAlg("none".into()))
+        );
+        let hs = format!("{}.{body}.c2ln", header("HS256", ec.kid()));
+        assert!(matches!(
+            verify_jwt(&hs, &[ec.public_jwk()]),
+            Err(JwsError::UnsupportedAlg(_))
+        ));
+        // An EdDSA signature presented as ES256 for the Ed25519 key's kid.
+        let token = ed.sign_jwt(&Map::new(), &claims).unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        let relabelled = format!("{}.{}.{}", header("ES256", ed.kid()), parts[1], parts[2]);
+        assert_eq!(
+            verify_jwt(&relabelled, &[ed.public_jwk()]),
+            Err(JwsError::AlgMismatch)
+        );
+        let mut keyless = ed.public_jwk();
+        keyless.as_object_mut().unwrap().remove("alg");
+        assert_eq!(
+            verify_jwt(&relabelled, &[keyless]),
+            Err(JwsError::AlgMismatch)
+        );
+        assert_eq!(
+            verify_jwt("a.b", &[ed.public_jwk()]),
+            Err(JwsError::Malformed)
+        );
+    }
+
+    #[test]
+    fn imports_check_that_key_and_certificate_belong_together() {
+        let (one, _) = pair(KeyType::EcP256);
+        let (two, _) = pair(KeyType::EcP256);
+        let (ed, _) = pair(KeyType::Ed25519);
+        let secret_box = SecretBox::from_secret_key("test");
+        assert_eq!(
+            build_keypair(
+                "mixed",
+                &one.certificate_pem,
+                Some(&two.private_key_pem),
+                &secret_box,
+                None,
+                NOW
+            )
+            .unwrap_err(),
+            KeyError::Mismatch
+        );
+        assert!(matches!(
+            SigningKey::from_pem(&one.certificate_pem, &ed.private_key_pem),
+            Err(KeyError::PrivateKey(_))
+        ));
+        assert!(matches!(
+            build_keypair("bad", "not a pem", None, &secret_box, None, NOW),
+            Err(KeyError::Certificate(_))
+        ));
+        assert!(matches!(
+            SigningKey::from_pem(&one.certificate_pem, "garbage"),
+            Err(KeyError::PrivateKey(_))
+        ));
+
+        let pair = build_keypair(
+            "good",
+            &one.certificate_pem,
+            Some(&one.private_key_pem),
+            &secret_box,
+            None,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(pair.key_type, KeyType::EcP256);
+        assert!(!pair.key_sealed.as_deref().unwrap().contains("PRIVATE KEY"));
+        let key = SigningKey::from_keypair(&pair, &secret_box).unwrap();
+        assert_eq!(key.kid(), pair.kid);
+        assert!(SigningKey::from_keypair(&pair, &SecretBox::from_secret_key("other")).is_none());
+
+        let certificate_only =
+            build_keypair("cert", &ed.certificate_pem, None, &secret_box, None, NOW).unwrap();
+        assert_eq!(certificate_only.key_type, KeyType::Ed25519);
+        assert!(SigningKey::from_keypair(&certificate_only, &secret_box).is_none());
     }
 }

@@ -113,3 +113,111 @@ fn application_context(application: &Application) -> Value {
         "group": application.group,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::model::policy::ExpressionPolicy;
+    use crate::model::{
+        PolicyBindingId, PolicyEngineMode, PolicyId, PolicyKind, Timestamp, UserId, UserType,
+        Username,
+    };
+    use crate::policy::Reputation;
+    use crate::store::memory_kv::MemoryKv;
+    use crate::store::{CatalogParts, Ephemeral};
+
+    fn engine() -> PolicyEngine {
+        let clock = ManualClock::starting_at(Timestamp(1_700_000_000));
+        let ephemeral = Ephemeral::new(Arc::new(MemoryKv::new()), Arc::new(clock.clone()));
+        PolicyEngine::new(Reputation::new(ephemeral), Arc::new(clock))
+    }
+
+    fn user(id: i64, name: &str) -> User {
+        User {
+            id: UserId(id),
+            uuid: uuid::Uuid::nil(),
+            username: Username::parse(name).unwrap(),
+            name: name.into(),
+            email: String::new(),
+            is_active: true,
+            user_type: UserType::Internal,
+            path: "users".into(),
+            attributes: serde_json::Map::new(),
+            last_login: None,
+            password_hash: None,
+            password_changed: None,
+            created: Timestamp(0),
+        }
+    }
+
+    fn request_for(user: User) -> PolicyRequest {
+        PolicyRequest {
+            user: Some(user),
+            ..PolicyRequest::default()
+        }
+    }
+
+    fn binding(app: &Application, subject: BindingSubject, order: i32) -> PolicyBinding {
+        PolicyBinding {
+            id: PolicyBindingId::random(),
+            target: PolicyTarget::Application(app.id),
+            subject,
+            order,
+            enabled: true,
+            negate: false,
+            timeout_secs: 30,
+            failure_result: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn no_bindings_admit_everyone_and_the_mode_combines_the_rest() {
+        let open = Application::new("Open", "open");
+        let mut both = Application::new("Both", "both");
+        both.policy_engine_mode = PolicyEngineMode::All;
+        let policy = Policy {
+            id: PolicyId::random(),
+            name: "wiki-only".into(),
+            execution_logging: false,
+            kind: PolicyKind::Expression(ExpressionPolicy {
+                expression: "context.application.slug == \"both\"".into(),
+            }),
+        };
+        let catalog = Catalog::from_parts(CatalogParts {
+            policy_bindings: vec![
+                binding(&both, BindingSubject::User(UserId(1)), 0),
+                binding(&both, BindingSubject::Policy(policy.id), 1),
+            ],
+            policies: vec![policy],
+            applications: vec![open.clone(), both.clone()],
+            ..CatalogParts::default()
+        });
+        let engine = engine();
+        let ann = request_for(user(1, "ann"));
+        let ben = request_for(user(2, "ben"));
+        assert!(
+            user_may_access(&engine, &catalog, &open, &ben)
+                .await
+                .passing
+        );
+        // The expression sees the application it guards.
+        assert!(
+            user_may_access(&engine, &catalog, &both, &ann)
+                .await
+                .passing
+        );
+        let denied = user_may_access(&engine, &catalog, &both, &ben).await;
+        assert!(!denied.passing);
+        assert_eq!(denied.explanation.len(), 2);
+        let listed: Vec<&str> = accessible_applications(&engine, &catalog, &ben)
+            .await
+            .iter()
+            .map(|app| app.slug.as_str())
+            .collect();
+        assert_eq!(listed, ["open"]);
+    }
+}

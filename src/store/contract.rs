@@ -23,6 +23,7 @@ mod catalog;
 mod consents;
 mod directory;
 mod invitations;
+mod keypairs;
 mod kv;
 mod outbox;
 mod policies;
@@ -157,6 +158,8 @@ macro_rules! store_cases {
             applications::applications_round_trip_with_unique_slugs,
             applications::deleting_an_application_removes_its_bindings,
             applications::catalog_finds_applications_by_slug_and_id,
+            keypairs::keypairs_round_trip_with_unique_names,
+            keypairs::catalog_serves_keypairs_and_signing_keys,
             outbox::outbox_enqueued_entries_are_due,
             outbox::outbox_entries_are_not_due_before_their_time,
             outbox::outbox_sent_entries_are_not_due,

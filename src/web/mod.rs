@@ -20,12 +20,14 @@ use error::ApiError;
 pub use state::AppState;
 
 /// Security headers on every response. `frame-ancestors 'none'` keeps the login page out
-/// of other sites' frames (clickjacking); scripts and styles come only from us.
+/// of other sites' frames (clickjacking); scripts and styles come only from us. Images
+/// may come from any HTTPS site, so the launcher can show application icons hosted
+/// elsewhere (an image cannot run code).
 pub fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+            "default-src 'self'; img-src 'self' data: https:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
         ))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))

@@ -23,6 +23,7 @@ mod enrollment;
 mod executor_login;
 mod flow_admin;
 mod flows_policies;
+mod keypairs;
 mod limits;
 mod page_login;
 mod sessions;

@@ -3,7 +3,7 @@
 //! as a secret view.
 
 use actix_web::web::{Data, Json, Path, Query};
-use actix_web::{HttpResponse, delete, get, patch, post};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -42,12 +42,16 @@ fn key_error(field: &str, error: &KeyError) -> ApiError {
     ApiError::field(field, error.to_string())
 }
 
+/// The list parameters spelled out rather than `#[serde(flatten)]`ed: flattening makes
+/// serde_urlencoded hand numbers and booleans over as strings, which then fail to parse.
 #[derive(Debug, Default, Deserialize)]
 pub struct KeypairFilter {
     has_key: Option<bool>,
     name: Option<String>,
-    #[serde(flatten)]
-    list: ListParams,
+    page: Option<u64>,
+    page_size: Option<u64>,
+    search: Option<String>,
+    ordering: Option<String>,
 }
 
 #[get("/api/v3/crypto/certificatekeypairs/")]
@@ -56,8 +60,15 @@ pub async fn list(
     _admin: ApiAdmin,
     params: Query<KeypairFilter>,
 ) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let list = ListParams {
+        page: params.page,
+        page_size: params.page_size,
+        search: params.search.clone(),
+        ordering: params.ordering.clone(),
+    };
     let catalog = state.catalog.load();
-    let search = params.list.search.as_deref().map(str::to_lowercase);
+    let search = params.search.as_deref().map(str::to_lowercase);
     let pairs: Vec<&CertificateKeyPair> = catalog
         .keypairs()
         .into_iter()
@@ -69,7 +80,7 @@ pub async fn list(
                 .is_none_or(|text| pair.name.to_lowercase().contains(text))
         })
         .collect();
-    Ok(HttpResponse::Ok().json(paginate_in_memory(&params.list, pairs, |pair| render(pair))))
+    Ok(HttpResponse::Ok().json(paginate_in_memory(&list, pairs, |pair| render(pair))))
 }
 
 fn find(state: &AppState, id: Uuid) -> Result<CertificateKeyPair, ApiError> {
@@ -95,9 +106,46 @@ pub async fn view_certificate(
     state: Data<AppState>,
     _admin: ApiAdmin,
     id: Path<Uuid>,
+    http: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let pair = find(&state, *id)?;
-    Ok(HttpResponse::Ok().json(json!({"data": pair.certificate_pem})))
+    Ok(pem_response(
+        &http,
+        &pair,
+        "certificate",
+        Some(pair.certificate_pem.clone()),
+    ))
+}
+
+/// `{"data": pem}`, or with `?download` the PEM itself as an attachment (what the
+/// serializer's `*_download_url` fields point at, as in authentik).
+fn pem_response(
+    http: &HttpRequest,
+    pair: &CertificateKeyPair,
+    what: &str,
+    pem: Option<String>,
+) -> HttpResponse {
+    let download = http
+        .query_string()
+        .split('&')
+        .any(|part| part == "download" || part.starts_with("download="));
+    match pem {
+        Some(pem) if download => {
+            let file: String = pair
+                .name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            HttpResponse::Ok()
+                .content_type("application/x-pem-file")
+                .insert_header((
+                    "content-disposition",
+                    format!("attachment; filename=\"{file}_{what}.pem\""),
+                ))
+                .body(pem)
+        }
+        pem => HttpResponse::Ok().json(json!({"data": pem})),
+    }
 }
 
 #[get("/api/v3/crypto/certificatekeypairs/{id}/view_private_key/")]
@@ -105,6 +153,7 @@ pub async fn view_private_key(
     state: Data<AppState>,
     admin: ApiAdmin,
     id: Path<Uuid>,
+    http: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let pair = find(&state, *id)?;
     let key = match pair.key_sealed.as_deref() {
@@ -120,7 +169,7 @@ pub async fn view_private_key(
             json!({"certificate_key_pair": pair.name, "pk": pair.id}),
         )
         .await;
-    Ok(HttpResponse::Ok().json(json!({"data": key})))
+    Ok(pem_response(&http, &pair, "private_key", key))
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,7 +211,10 @@ pub async fn generate(
     let input = input.into_inner();
     let name = input.common_name.trim().to_owned();
     if name.is_empty() {
-        return Err(ApiError::field("common_name", "This field may not be blank."));
+        return Err(ApiError::field(
+            "common_name",
+            "This field may not be blank.",
+        ));
     }
     let key_type = match input.alg.as_deref() {
         None => KeyType::Rsa,
@@ -171,7 +223,10 @@ pub async fn generate(
     };
     let validity_days = input.validity_days.unwrap_or(365);
     if !(1..=36_500).contains(&validity_days) {
-        return Err(ApiError::field("validity_days", "Between 1 and 36500 days."));
+        return Err(ApiError::field(
+            "validity_days",
+            "Between 1 and 36500 days.",
+        ));
     }
     let sans: Vec<String> = input
         .subject_alt_name
@@ -221,7 +276,10 @@ pub async fn import(
     if name.is_empty() {
         return Err(ApiError::field("name", "This field may not be blank."));
     }
-    let key = input.key_data.as_deref().filter(|key| !key.trim().is_empty());
+    let key = input
+        .key_data
+        .as_deref()
+        .filter(|key| !key.trim().is_empty());
     let pair = keys::build_keypair(
         name,
         &input.certificate_data,

@@ -74,7 +74,6 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(outbox::list)
         .service(policies::create_binding)
         .service(policies::delete_binding)
-        // `check_access/` is its own path; `{slug}/` cannot swallow it.
         .service(applications::list)
         .service(applications::create)
         .service(applications::check_access)
