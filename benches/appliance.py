@@ -71,9 +71,24 @@ def stop(process):
     process.wait(timeout=15)
 
 
-def login_latency(port, rounds=30):
-    timings = []
+def raw_verifier():
+    """The argon2_raw bench in serve mode: one raw verify per line, interleaved with logins."""
+    subprocess.check_call(["cargo", "bench", "-q", "--bench", "argon2_raw", "--no-run"], cwd=ROOT, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(["cargo", "bench", "-q", "--bench", "argon2_raw"], cwd=ROOT,
+                            env={**os.environ, "ARGON2_SERVE": "1"}, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def raw_verify_ms(verifier):
+    verifier.stdin.write("go\n")
+    verifier.stdin.flush()
+    return float(verifier.stdout.readline())
+
+
+def login_latency(port, verifier, rounds=30):
+    timings, raw = [], []
     for _ in range(rounds):
+        raw.append(raw_verify_ms(verifier))
         conn = http.client.HTTPConnection("127.0.0.1", port)
         path = "/api/v3/flows/executor/default-authentication-flow/"
         conn.request("GET", path)
@@ -89,25 +104,23 @@ def login_latency(port, rounds=30):
         timings.append((time.perf_counter() - begin) * 1000)
         assert body.get("component") == "xak-flow-redirect", body
         conn.close()
-    return statistics.median(timings)
-
-
-def raw_argon2():
-    output = subprocess.check_output(["cargo", "bench", "-q", "--bench", "argon2_raw"], cwd=ROOT, stderr=subprocess.DEVNULL)
-    line = [l for l in output.decode().splitlines() if l.startswith("{")][-1]
-    figures = json.loads(line)
-    return figures["argon2_verify_ms_median"], figures["argon2_verify_warm_buffer_ms_median"]
+    return statistics.median(timings), statistics.median(raw)
 
 
 def main():
     figures = {"binary_size_mb": round(os.path.getsize(BINARY) / 1e6, 2)}
+    # The very first start creates the database, the TLS certificate and the signing keys
+    # (RSA generation dominates); every later start opens what is there.
+    data_dir = tempfile.mkdtemp()
+    process, first = start(data_dir, free_port())
+    stop(process)
+    figures["first_start_to_ready_ms"] = round(first, 1)
     starts = []
     for _ in range(10):
-        data_dir = tempfile.mkdtemp()
         process, elapsed = start(data_dir, free_port())
         starts.append(elapsed)
         stop(process)
-        shutil.rmtree(data_dir)
+    shutil.rmtree(data_dir)
     figures["cold_start_to_ready_ms_median"] = round(statistics.median(starts), 1)
 
     data_dir = tempfile.mkdtemp()
@@ -118,18 +131,19 @@ def main():
     # Password work buffers are released 30-45 s after the last hash.
     time.sleep(IDLE_WAIT)
     figures["idle_rss_mb"] = round(rss_mb(process.pid), 1)
-    login = login_latency(port)
+    verifier = raw_verifier()
+    login, raw_interleaved = login_latency(port, verifier)
+    verifier.stdin.close()
+    verifier.wait()
     figures["rss_right_after_logins_mb"] = round(rss_mb(process.pid), 1)
     time.sleep(IDLE_WAIT)
     figures["idle_rss_after_logins_mb"] = round(rss_mb(process.pid), 1)
     stop(process)
     shutil.rmtree(data_dir)
 
-    raw, raw_warm = raw_argon2()
     figures["password_step_ms_median"] = round(login, 2)
-    figures["raw_argon2_verify_ms_median"] = round(raw, 2)
-    figures["raw_argon2_verify_warm_buffer_ms_median"] = round(raw_warm, 2)
-    figures["login_overhead_vs_warm_raw_ms"] = round(login - raw_warm, 2)
+    figures["raw_argon2_verify_interleaved_ms_median"] = round(raw_interleaved, 2)
+    figures["login_overhead_ms"] = round(login - raw_interleaved, 2)
     print(json.dumps(figures, indent=2))
 
 

@@ -24,6 +24,10 @@ fn main() {
         .unwrap()
         .to_string();
     let parsed = PasswordHash::new(&hash).unwrap();
+    if std::env::var_os("ARGON2_SERVE").is_some() {
+        serve(&argon, &parsed);
+        return;
+    }
     let mut timings: Vec<f64> = (0..samples)
         .map(|_| {
             let start = Instant::now();
@@ -64,6 +68,30 @@ fn main() {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
+}
+
+/// One warm-buffer verify per line read from stdin, its time in ms printed back: lets a
+/// load script interleave raw verifies with sign-ins, so both see the same machine.
+fn serve(argon: &Argon2<'_>, parsed: &PasswordHash) {
+    use std::io::{BufRead, Write};
+    let (salt, expected) = (parsed.salt.unwrap(), parsed.hash.unwrap());
+    let mut blocks = vec![argon2::Block::default(); argon.params().block_count()];
+    let stdout = std::io::stdout();
+    for _ in std::io::stdin().lock().lines() {
+        let start = Instant::now();
+        let mut out = vec![0u8; expected.len()];
+        argon
+            .hash_password_into_with_memory(
+                b"benchmark password",
+                salt.as_ref(),
+                &mut out,
+                &mut blocks,
+            )
+            .unwrap();
+        let mut stdout = stdout.lock();
+        writeln!(stdout, "{:.3}", start.elapsed().as_secs_f64() * 1000.0).unwrap();
+        stdout.flush().unwrap();
+    }
 }
 
 fn env_u32(name: &str, default: u32) -> u32 {
