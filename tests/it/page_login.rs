@@ -108,3 +108,34 @@ async fn pages_carry_security_headers() {
     assert_eq!(headers["referrer-policy"], "same-origin");
     assert_eq!(headers["x-frame-options"], "DENY");
 }
+
+#[tokio::test]
+async fn a_flow_for_signed_in_users_sends_visitors_to_sign_in_and_back() {
+    let server = TestServer::spawn().await;
+    let browser = server.browser();
+    let settings = browser
+        .get(server.url("/if/flow/default-user-settings-flow/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settings.status(), 302);
+    assert_eq!(
+        settings.headers()["location"],
+        "/if/flow/default-authentication-flow/?next=%2Fif%2Fflow%2Fdefault-user-settings-flow%2F"
+    );
+    let login =
+        "/if/flow/default-authentication-flow/?next=%2Fif%2Fflow%2Fdefault-user-settings-flow%2F";
+    post_form(&server, &browser, login, &[("uid_field", "akadmin")]).await;
+    let done = post_form(&server, &browser, login, &[("password", ADMIN_PASSWORD)]).await;
+    assert_eq!(
+        done.headers()["location"],
+        "/if/flow/default-user-settings-flow/"
+    );
+    let page = browser
+        .get(server.url("/if/flow/default-user-settings-flow/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("name=\"email\""));
+}

@@ -21,8 +21,45 @@ pub async fn show(
     params: Query<FlowParams>,
 ) -> Result<HttpResponse, PageError> {
     let call = flow_call(&http, slug.into_inner(), &params);
+    if let Some(login) = login_first(&state, &http, &call) {
+        return Ok(login);
+    }
     let outcome = state.flows.current(&call.request).await?;
     render(&state, &http, &call, outcome, false)
+}
+
+/// A flow for signed-in users, opened by someone who is not signed in: sign in first and
+/// come back, rather than a dead end.
+fn login_first(state: &AppState, http: &HttpRequest, call: &FlowCall) -> Option<HttpResponse> {
+    use crate::model::FlowAuthentication;
+    if call.request.session.is_some() {
+        return None;
+    }
+    let catalog = state.catalog.load();
+    let flow = catalog.flow(&call.request.slug)?;
+    let needs_login = matches!(
+        flow.authentication,
+        FlowAuthentication::RequireAuthenticated | FlowAuthentication::RequireSuperuser
+    );
+    if !needs_login {
+        return None;
+    }
+    let here = http
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    let login =
+        super::super::brand::authentication_flow(&super::super::brand::brand_of(state, http));
+    let to = format!(
+        "/if/flow/{login}/?next={}",
+        super::super::extract::url_encode(here)
+    );
+    Some(
+        HttpResponse::Found()
+            .insert_header(("Location", to))
+            .finish(),
+    )
 }
 
 #[post("/if/flow/{slug}/")]
