@@ -170,6 +170,12 @@ impl FlowEngine {
         else {
             return Ok(true);
         };
+        if catalog
+            .bindings_for(&crate::model::PolicyTarget::StageBinding(binding.id))
+            .is_empty()
+        {
+            return Ok(true);
+        }
         let policy_request =
             super::policies::policy_request(&self.services, request, &execution.context).await?;
         Ok(

@@ -79,21 +79,35 @@ pub(super) async fn plan(
         context.methods.extend(handed_over.methods);
         context.next = context.next.or(handed_over.next);
     }
-    let policy_request = super::policies::policy_request(services, request, &context).await?;
-    if let Some(message) =
-        super::policies::flow_allowed(services, catalog, flow, &policy_request).await
-    {
-        return Ok(Plan::Denied(message));
-    }
-    let mut plan = Vec::new();
-    for binding in catalog.bindings(flow.id) {
-        let wanted = !binding.evaluate_on_plan
-            || super::policies::stage_binding_passes(services, catalog, binding, &policy_request)
-                .await;
-        if wanted {
-            plan.push(binding.stage);
+    let plan = if super::policies::flow_has_bindings(catalog, flow) {
+        let policy_request = super::policies::policy_request(services, request, &context).await?;
+        if let Some(message) =
+            super::policies::flow_allowed(services, catalog, flow, &policy_request).await
+        {
+            return Ok(Plan::Denied(message));
         }
-    }
+        let mut plan = Vec::new();
+        for binding in catalog.bindings(flow.id) {
+            let wanted = !binding.evaluate_on_plan
+                || super::policies::stage_binding_passes(
+                    services,
+                    catalog,
+                    binding,
+                    &policy_request,
+                )
+                .await;
+            if wanted {
+                plan.push(binding.stage);
+            }
+        }
+        plan
+    } else {
+        catalog
+            .bindings(flow.id)
+            .iter()
+            .map(|binding| binding.stage)
+            .collect()
+    };
     Ok(Plan::Ready(FlowExecution {
         flow: flow.id,
         plan,

@@ -133,6 +133,19 @@ async fn apply_effects(services: &FlowServices, result: &PolicyResult) {
     }
 }
 
+/// Whether any policy is bound to the flow or to one of its stage bindings. When none is
+/// (the common case), planning needs no policy request and so no database read.
+pub fn flow_has_bindings(catalog: &Catalog, flow: &Flow) -> bool {
+    !catalog
+        .bindings_for(&PolicyTarget::Flow(flow.id))
+        .is_empty()
+        || catalog.bindings(flow.id).iter().any(|binding| {
+            !catalog
+                .bindings_for(&PolicyTarget::StageBinding(binding.id))
+                .is_empty()
+        })
+}
+
 /// Whether the flow may start; the denial message when not.
 pub async fn flow_allowed(
     services: &FlowServices,

@@ -6,22 +6,32 @@ use crate::harness::flows::{LOGIN, executor_get, executor_login, executor_post};
 use crate::harness::{ADMIN_PASSWORD, Options, TestServer};
 
 /// Logs in and returns the `Set-Cookie` header that carries the session.
-async fn session_set_cookie(server: &TestServer, base: &str) -> String {
-    let client = server.browser();
-    let url = format!("{base}{LOGIN}");
-    client.get(&url).send().await.unwrap();
-    client
-        .post(&url)
-        .json(&json!({"component": "ak-stage-identification", "uid_field": "akadmin"}))
-        .send()
-        .await
+async fn session_set_cookie(base: &str) -> String {
+    login_set_cookie(&format!("{base}{LOGIN}"), &[]).await
+}
+
+/// Logs in at `url`, sending `headers` with every request (e.g. `X-Forwarded-Proto`),
+/// and returns the session's `Set-Cookie` header.
+async fn login_set_cookie(url: &str, headers: &[(&str, &str)]) -> String {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .danger_accept_invalid_certs(true)
+        .build()
         .unwrap();
-    let done = client
-        .post(&url)
-        .json(&json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let send = |request: reqwest::RequestBuilder| {
+        headers
+            .iter()
+            .fold(request, |request, (name, value)| {
+                request.header(*name, *value)
+            })
+            .send()
+    };
+    send(client.get(url)).await.unwrap();
+    let identify = json!({"component": "ak-stage-identification", "uid_field": "akadmin"});
+    send(client.post(url).json(&identify)).await.unwrap();
+    let password = json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD});
+    let done = send(client.post(url).json(&password)).await.unwrap();
     done.headers()
         .get_all("set-cookie")
         .iter()
@@ -37,7 +47,7 @@ async fn session_cookie_is_httponly_lax_and_secure_under_https() {
         ..Options::default()
     })
     .await;
-    let plain = session_set_cookie(&server, &server.url("")).await;
+    let plain = session_set_cookie(&server.url("")).await;
     assert!(plain.contains("HttpOnly"), "{plain}");
     assert!(plain.contains("SameSite=Lax"), "{plain}");
     assert!(
@@ -48,7 +58,7 @@ async fn session_cookie_is_httponly_lax_and_secure_under_https() {
         !plain.contains("Max-Age"),
         "a browser-session cookie by default: {plain}"
     );
-    let tls = session_set_cookie(&server, &server.https_url("")).await;
+    let tls = session_set_cookie(&server.https_url("")).await;
     assert!(tls.contains("Secure"), "{tls}");
     assert!(tls.contains("HttpOnly"));
 }
@@ -56,38 +66,9 @@ async fn session_cookie_is_httponly_lax_and_secure_under_https() {
 #[tokio::test]
 async fn forwarded_proto_is_trusted_only_from_trusted_proxies() {
     let server = TestServer::spawn().await;
+    let https = [("x-forwarded-proto", "https")];
     // 127.0.0.1 is a trusted proxy by default: X-Forwarded-Proto: https makes the cookie Secure.
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let url = server.url(LOGIN);
-    let send = |body: serde_json::Value| {
-        client
-            .post(&url)
-            .header("x-forwarded-proto", "https")
-            .json(&body)
-            .send()
-    };
-    client
-        .get(&url)
-        .header("x-forwarded-proto", "https")
-        .send()
-        .await
-        .unwrap();
-    send(json!({"component": "ak-stage-identification", "uid_field": "akadmin"}))
-        .await
-        .unwrap();
-    let done = send(json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD}))
-        .await
-        .unwrap();
-    let cookie = done
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|v| v.starts_with("gatehouse_session="))
-        .unwrap();
+    let cookie = login_set_cookie(&server.url(LOGIN), &https).await;
     assert!(cookie.contains("Secure"), "{cookie}");
 
     let mut settings = server.settings.clone();
@@ -96,31 +77,7 @@ async fn forwarded_proto_is_trusted_only_from_trusted_proxies() {
     let dir = std::sync::Arc::clone(&server.dir);
     server.stop().await;
     let untrusting = TestServer::start_in(dir, settings).await;
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let url = untrusting.url(LOGIN);
-    let send = |body: serde_json::Value| {
-        client
-            .post(&url)
-            .header("x-forwarded-proto", "https")
-            .json(&body)
-            .send()
-    };
-    send(json!({"component": "ak-stage-identification", "uid_field": "akadmin"}))
-        .await
-        .unwrap();
-    let done = send(json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD}))
-        .await
-        .unwrap();
-    let cookie = done
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|v| v.starts_with("gatehouse_session="))
-        .unwrap();
+    let cookie = login_set_cookie(&untrusting.url(LOGIN), &https).await;
     assert!(
         !cookie.contains("Secure"),
         "untrusted peer cannot claim HTTPS: {cookie}"
@@ -139,7 +96,7 @@ fn cookie_value(set_cookie: &str) -> String {
 #[tokio::test]
 async fn logout_revokes_the_session() {
     let server = TestServer::spawn().await;
-    let value = cookie_value(&session_set_cookie(&server, &server.url("")).await);
+    let value = cookie_value(&session_set_cookie(&server.url("")).await);
     let with_cookie = |path: &str| {
         reqwest::Client::new()
             .get(server.url(path))
@@ -223,7 +180,7 @@ async fn sessions_expire_when_idle_too_long() {
 async fn users_and_sessions_survive_a_restart() {
     let server = TestServer::spawn().await;
     server.create_user("alice", "alice-password").await;
-    let cookie = session_set_cookie(&server, &server.url("")).await;
+    let cookie = session_set_cookie(&server.url("")).await;
     let value = cookie_value(&cookie);
 
     let server = server.restart().await;
