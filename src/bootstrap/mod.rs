@@ -15,6 +15,8 @@ use crate::store::{Db, StoreError, StoreResult, WriteTx};
 
 mod default_flows;
 
+mod default_mappings;
+
 use default_flows::{ensure_default_brand, ensure_default_flows};
 
 pub const ADMIN_USERNAME: &str = "akadmin";
@@ -37,6 +39,7 @@ pub async fn prepare(
     let now = clock.now();
     db.write(move |tx| {
         ensure_default_flows(tx)?;
+        default_mappings::ensure_default_scope_mappings(tx)?;
         ensure_default_brand(tx)
     })
     .await?;

@@ -12,6 +12,8 @@ pub mod ids;
 pub mod invitation;
 pub mod keypair;
 pub mod policy;
+pub mod property_mapping;
+pub mod provider;
 pub mod stage;
 pub mod time;
 pub mod token;
@@ -29,6 +31,11 @@ pub use invitation::Invitation;
 pub use keypair::{CertificateKeyPair, KeyType};
 pub use policy::{
     BindingSubject, Policy, PolicyBinding, PolicyEngineMode, PolicyKind, PolicyTarget,
+};
+pub use property_mapping::{MappingKind, PropertyMapping, ScopeMapping, StandardScope};
+pub use provider::{
+    ClientType, IssuerMode, MatchingMode, OAuth2Provider, Provider, ProviderKind, RedirectUri,
+    RefreshToken, SubMode,
 };
 pub use stage::{Stage, StageKind};
 pub use time::Timestamp;

@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 
 use crate::model::{
     Application, Brand, Flow, FlowDesignation, FlowId, Policy, PolicyBinding, PolicyId,
-    PolicyTarget, Stage, StageBinding, StageId,
+    PolicyTarget, PropertyMapping, Provider, Stage, StageBinding, StageId,
 };
 
 use super::{Db, StoreResult};
@@ -27,6 +27,8 @@ pub struct CatalogParts {
     pub policy_bindings: Vec<PolicyBinding>,
     pub brands: Vec<Brand>,
     pub applications: Vec<Application>,
+    pub providers: Vec<Provider>,
+    pub property_mappings: Vec<PropertyMapping>,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +46,12 @@ pub struct Catalog {
     /// Certificate-key pairs by name order, each with its private key decoded on first
     /// use (see `signing_key`).
     keypairs: Vec<(CertificateKeyPair, OnceLock<Option<Arc<SigningKey>>>)>,
+    providers: HashMap<uuid::Uuid, Provider>,
+    /// OAuth client id → provider id: the token endpoint's first lookup.
+    providers_by_client_id: HashMap<String, uuid::Uuid>,
+    /// Provider id → the slug of the application using it.
+    application_of_provider: HashMap<uuid::Uuid, String>,
+    property_mappings: HashMap<uuid::Uuid, PropertyMapping>,
 }
 
 impl Catalog {
@@ -66,6 +74,8 @@ impl Catalog {
             policy_bindings,
             brands,
             applications,
+            providers,
+            property_mappings,
         } = parts;
         let mut bindings_by_flow: HashMap<FlowId, Vec<StageBinding>> = HashMap::new();
         for binding in bindings {
@@ -102,11 +112,21 @@ impl Catalog {
                 .map(|b| (b.domain.to_lowercase(), b))
                 .collect(),
             default_brand_domain,
+            application_of_provider: applications
+                .iter()
+                .filter_map(|app| Some((app.provider?, app.slug.clone())))
+                .collect(),
             applications_by_slug: applications
                 .into_iter()
                 .map(|app| (app.slug.clone(), app))
                 .collect(),
             keypairs: Vec::new(),
+            providers_by_client_id: providers
+                .iter()
+                .filter_map(|p| Some((p.client_id()?.to_owned(), p.id)))
+                .collect(),
+            providers: providers.into_iter().map(|p| (p.id, p)).collect(),
+            property_mappings: property_mappings.into_iter().map(|m| (m.id, m)).collect(),
         }
     }
 
@@ -233,6 +253,43 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    pub fn provider(&self, id: uuid::Uuid) -> Option<&Provider> {
+        self.providers.get(&id)
+    }
+
+    /// All providers, ordered by name.
+    pub fn providers(&self) -> Vec<&Provider> {
+        let mut providers: Vec<&Provider> = self.providers.values().collect();
+        providers.sort_by(|a, b| a.name.cmp(&b.name));
+        providers
+    }
+
+    pub fn provider_by_client_id(&self, client_id: &str) -> Option<&Provider> {
+        self.providers_by_client_id
+            .get(client_id)
+            .and_then(|id| self.providers.get(id))
+    }
+
+    /// The application a provider serves; a provider without one serves nobody.
+    pub fn application_of_provider(&self, provider: uuid::Uuid) -> Option<&Application> {
+        self.application_of_provider
+            .get(&provider)
+            .and_then(|slug| self.applications_by_slug.get(slug))
+    }
+
+    pub fn property_mapping(&self, id: uuid::Uuid) -> Option<&PropertyMapping> {
+        self.property_mappings.get(&id)
+    }
+
+    /// All property mappings, ordered by name.
+    pub fn property_mappings(&self) -> Vec<&PropertyMapping> {
+        let mut mappings: Vec<&PropertyMapping> = self.property_mappings.values().collect();
+        mappings.sort_by(|a, b| a.name.cmp(&b.name));
+        mappings
+    }
+}
+
 /// Shared handle to the current snapshot.
 #[derive(Clone, Default)]
 pub struct CatalogHandle {
@@ -257,6 +314,8 @@ impl CatalogHandle {
                     policy_bindings: tx.all_policy_bindings()?,
                     brands: tx.all_brands()?,
                     applications: tx.all_applications()?,
+                    providers: tx.all_providers()?,
+                    property_mappings: tx.all_property_mappings()?,
                 })
                 .with_keypairs(tx.all_keypairs()?))
             })

@@ -41,6 +41,11 @@ const SQLITE: &[Migration] = &[
         name: "certificate_keypairs",
         sql: include_str!("../../migrations/sqlite/0005_certificate_keypairs.sql"),
     },
+    Migration {
+        version: 6,
+        name: "oauth2",
+        sql: include_str!("../../migrations/sqlite/0006_oauth2.sql"),
+    },
 ];
 
 /// `(version, name)` of every migration this binary knows, oldest first.

@@ -25,7 +25,8 @@ pub use kv::Kv;
 pub use ports::{
     ApplicationReads, ApplicationWrites, BrandReads, BrandWrites, ConsentReads, ConsentWrites,
     EventReads, EventWrites, FlowReads, FlowWrites, GroupReads, GroupWrites, InvitationReads,
-    InvitationWrites, KeypairReads, KeypairWrites, ListQuery, MetaReads, MetaWrites, OutboxReads,
-    OutboxWrites, Page, PolicyReads, PolicyWrites, ReadTx, Store, StoreExt, TokenReads,
-    TokenWrites, UserReads, UserWrites, WriteTx,
+    InvitationWrites, KeypairReads, KeypairWrites, ListQuery, MetaReads, MetaWrites,
+    OAuthTokenReads, OAuthTokenWrites, OutboxReads, OutboxWrites, Page, PolicyReads, PolicyWrites,
+    PropertyMappingReads, PropertyMappingWrites, ProviderReads, ProviderWrites, ReadTx, Store,
+    StoreExt, TokenReads, TokenWrites, UserReads, UserWrites, WriteTx,
 };

@@ -7,7 +7,8 @@ use uuid::Uuid;
 use crate::model::{
     Application, Brand, CertificateKeyPair, Consent, Event, Flow, FlowId, Group, GroupId,
     Invitation, NewGroup, NewUser, OutboxEntry, Policy, PolicyBinding, PolicyBindingId, PolicyId,
-    Stage, StageBinding, StageId, Timestamp, Token, User, UserId,
+    PropertyMapping, Provider, RefreshToken, Stage, StageBinding, StageId, Timestamp, Token, User,
+    UserId,
 };
 
 use super::{StoreError, StoreResult};
@@ -258,6 +259,52 @@ pub trait KeypairWrites {
     fn delete_keypair(&self, id: Uuid) -> StoreResult<()>;
 }
 
+pub trait ProviderReads {
+    /// Ordered by name.
+    fn all_providers(&self) -> StoreResult<Vec<Provider>>;
+}
+
+pub trait ProviderWrites {
+    /// `Conflict("name")` or `Conflict("client_id")` when taken.
+    fn insert_provider(&self, provider: &Provider) -> StoreResult<()>;
+    /// The same conflicts as `insert_provider`; `NotFound` for an unknown id.
+    fn update_provider(&self, provider: &Provider) -> StoreResult<()>;
+    /// Detaches the provider from its applications and drops its refresh tokens.
+    fn delete_provider(&self, id: Uuid) -> StoreResult<()>;
+}
+
+pub trait PropertyMappingReads {
+    /// Ordered by name.
+    fn all_property_mappings(&self) -> StoreResult<Vec<PropertyMapping>>;
+}
+
+pub trait PropertyMappingWrites {
+    /// `Conflict("name")` or `Conflict("managed")` when taken.
+    fn insert_property_mapping(&self, mapping: &PropertyMapping) -> StoreResult<()>;
+    fn update_property_mapping(&self, mapping: &PropertyMapping) -> StoreResult<()>;
+    /// Providers naming the mapping keep the id; the catalog skips ids it does not know.
+    fn delete_property_mapping(&self, id: Uuid) -> StoreResult<()>;
+}
+
+/// OAuth refresh tokens, found by the SHA-256 of the token.
+pub trait OAuthTokenReads {
+    fn refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
+    /// Unexpired or not, newest first.
+    fn refresh_tokens_of_user(&self, user: UserId) -> StoreResult<Vec<RefreshToken>>;
+}
+
+pub trait OAuthTokenWrites {
+    /// `Conflict("user")` for an unknown user.
+    fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
+    /// Marks the token used; `false` when it already was (or is unknown), so two
+    /// concurrent refreshes with one token cannot both succeed.
+    fn use_refresh_token(&self, token_hash: &str) -> StoreResult<bool>;
+    /// Revokes every token of the grant (the family); returns how many changed.
+    fn revoke_grant(&self, grant: Uuid) -> StoreResult<u64>;
+    /// Tokens expired at or before `now`; returns how many went.
+    fn delete_expired_refresh_tokens(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
 /// Everything a read scope may do.
 pub trait ReadTx:
     UserReads
@@ -273,6 +320,9 @@ pub trait ReadTx:
     + BrandReads
     + ApplicationReads
     + KeypairReads
+    + ProviderReads
+    + PropertyMappingReads
+    + OAuthTokenReads
 {
 }
 
@@ -292,6 +342,9 @@ pub trait WriteTx:
     + BrandWrites
     + ApplicationWrites
     + KeypairWrites
+    + ProviderWrites
+    + PropertyMappingWrites
+    + OAuthTokenWrites
 {
 }
 
@@ -309,6 +362,9 @@ impl<T> ReadTx for T where
         + BrandReads
         + ApplicationReads
         + KeypairReads
+        + ProviderReads
+        + PropertyMappingReads
+        + OAuthTokenReads
 {
 }
 
@@ -327,6 +383,9 @@ impl<T> WriteTx for T where
         + BrandWrites
         + ApplicationWrites
         + KeypairWrites
+        + ProviderWrites
+        + PropertyMappingWrites
+        + OAuthTokenWrites
 {
 }
 

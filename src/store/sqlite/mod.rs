@@ -14,9 +14,12 @@ mod invitations;
 mod keypairs;
 mod list;
 mod meta;
+mod oauth_tokens;
 mod outbox;
 mod policies;
 mod pool;
+mod property_mappings;
+mod providers;
 #[cfg(test)]
 mod tests;
 mod tokens;

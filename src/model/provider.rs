@@ -1,0 +1,262 @@
+//! Providers: the protocol side of an application (authentik's model). Each kind is a
+//! struct; the kinds form one tagged enum stored as JSON beside the few queried columns.
+//! OAuth2/OpenID Connect is the first kind; proxy, SAML and LDAP join as they land.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{FlowId, Timestamp};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provider {
+    pub id: Uuid,
+    /// Unique among providers.
+    pub name: String,
+    /// The flow a signed-in user runs before the application gets anything (consent).
+    pub authorization_flow: FlowId,
+    /// The flow that ends the session on RP-initiated logout; the brand's when unset.
+    #[serde(default)]
+    pub invalidation_flow: Option<FlowId>,
+    pub kind: ProviderKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ProviderKind {
+    #[serde(rename = "oauth2")]
+    OAuth2(OAuth2Provider),
+}
+
+impl Provider {
+    pub fn oauth2(&self) -> Option<&OAuth2Provider> {
+        match &self.kind {
+            ProviderKind::OAuth2(oauth) => Some(oauth),
+        }
+    }
+
+    /// The OAuth client id, for the store's unique index.
+    pub fn client_id(&self) -> Option<&str> {
+        self.oauth2().map(|oauth| oauth.client_id.as_str())
+    }
+
+    /// authentik's `component` / `meta_model_name` pair for the API.
+    pub fn component(&self) -> (&'static str, &'static str) {
+        match self.kind {
+            ProviderKind::OAuth2(_) => (
+                "ak-provider-oauth2-form",
+                "authentik_providers_oauth2.oauth2provider",
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientType {
+    /// Can keep a secret (a server-side app): authenticates at the token endpoint.
+    #[default]
+    Confidential,
+    /// Cannot (a single-page or native app): no secret, PKCE required.
+    Public,
+}
+
+/// How a registered redirect URI is compared with the one a request presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchingMode {
+    /// Byte-for-byte equality (RFC 6749 §3.1.2, OAuth 2.1).
+    #[default]
+    Strict,
+    /// The whole URI must match the regular expression (anchored).
+    Regex,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedirectUri {
+    #[serde(default)]
+    pub matching_mode: MatchingMode,
+    pub url: String,
+}
+
+/// What the `sub` claim holds (authentik's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubMode {
+    /// A per-installation hash of the user's id: stable, and reveals nothing.
+    #[default]
+    HashedUserId,
+    UserId,
+    UserUuid,
+    UserUsername,
+    UserEmail,
+    /// The user's `upn` attribute, falling back to the hashed id.
+    UserUpn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssuerMode {
+    /// `https://host/application/o/<slug>/`, one issuer per application.
+    #[default]
+    PerProvider,
+    /// `https://host/application/o/`, one issuer for all.
+    Global,
+}
+
+/// A signing key taken out of service, still published until tokens signed with it
+/// have expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredKey {
+    pub key: Uuid,
+    pub until: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OAuth2Provider {
+    #[serde(default)]
+    pub client_type: ClientType,
+    pub client_id: String,
+    /// Sealed with the installation's `SecretBox`; empty for public clients.
+    #[serde(default)]
+    pub client_secret_sealed: String,
+    #[serde(default)]
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Scope mappings (ids of `PropertyMapping`s) the client may ask for.
+    #[serde(default)]
+    pub property_mappings: Vec<Uuid>,
+    /// The key tokens are signed with; `None` means the default RSA key.
+    #[serde(default)]
+    pub signing_key: Option<Uuid>,
+    #[serde(default)]
+    pub retired_keys: Vec<RetiredKey>,
+    /// authentik's timedelta strings (`minutes=1`, `hours=1;minutes=30`).
+    #[serde(default = "default_code_validity")]
+    pub access_code_validity: String,
+    #[serde(default = "default_access_validity")]
+    pub access_token_validity: String,
+    #[serde(default = "default_refresh_validity")]
+    pub refresh_token_validity: String,
+    #[serde(default = "yes")]
+    pub include_claims_in_id_token: bool,
+    #[serde(default)]
+    pub sub_mode: SubMode,
+    #[serde(default)]
+    pub issuer_mode: IssuerMode,
+}
+
+fn default_code_validity() -> String {
+    "minutes=1".into()
+}
+
+fn default_access_validity() -> String {
+    "hours=1".into()
+}
+
+fn default_refresh_validity() -> String {
+    "days=30".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Token lifetimes in seconds, parsed once from the timedelta strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    pub code: u64,
+    pub access: u64,
+    pub refresh: u64,
+}
+
+impl OAuth2Provider {
+    pub fn new(client_id: String, client_secret_sealed: String) -> OAuth2Provider {
+        OAuth2Provider {
+            client_type: ClientType::Confidential,
+            client_id,
+            client_secret_sealed,
+            redirect_uris: Vec::new(),
+            property_mappings: Vec::new(),
+            signing_key: None,
+            retired_keys: Vec::new(),
+            access_code_validity: default_code_validity(),
+            access_token_validity: default_access_validity(),
+            refresh_token_validity: default_refresh_validity(),
+            include_claims_in_id_token: true,
+            sub_mode: SubMode::HashedUserId,
+            issuer_mode: IssuerMode::PerProvider,
+        }
+    }
+
+    /// The lifetimes, or which field does not parse. A zero lifetime is refused too: a
+    /// token valid for no time at all is a configuration mistake.
+    pub fn lifetimes(&self) -> Result<Lifetimes, (&'static str, String)> {
+        let parse = |field: &'static str, text: &str| match super::stage::parse_timedelta(text) {
+            Ok(0) => Err((field, "must be longer than zero".to_owned())),
+            Ok(secs) => Ok(secs),
+            Err(message) => Err((field, message)),
+        };
+        Ok(Lifetimes {
+            code: parse("access_code_validity", &self.access_code_validity)?,
+            access: parse("access_token_validity", &self.access_token_validity)?,
+            refresh: parse("refresh_token_validity", &self.refresh_token_validity)?,
+        })
+    }
+}
+
+/// A refresh token as stored: only the SHA-256 of the token itself. Every token issued
+/// from one authorization shares a `grant` (the family): rotation marks the presented
+/// token used and issues the next one in the family; presenting a used token again
+/// revokes the whole family (RFC 9700 §4.14.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub grant: Uuid,
+    pub provider: Uuid,
+    pub user: super::UserId,
+    pub scopes: Vec<String>,
+    /// When the user authenticated for the grant (the `auth_time` claim).
+    pub auth_time: Timestamp,
+    pub expires: Timestamp,
+    pub created: Timestamp,
+    pub used: bool,
+    pub revoked: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_parse_and_refuse_zero() {
+        let mut provider = OAuth2Provider::new("id".into(), String::new());
+        assert_eq!(
+            provider.lifetimes(),
+            Ok(Lifetimes {
+                code: 60,
+                access: 3600,
+                refresh: 30 * 86_400
+            })
+        );
+        provider.access_token_validity = "minutes=0".into();
+        assert_eq!(
+            provider.lifetimes().map_err(|(field, _)| field),
+            Err("access_token_validity")
+        );
+    }
+
+    #[test]
+    fn providers_round_trip_as_tagged_json() {
+        let provider = Provider {
+            id: Uuid::new_v4(),
+            name: "Grafana".into(),
+            authorization_flow: FlowId(Uuid::new_v4()),
+            invalidation_flow: None,
+            kind: ProviderKind::OAuth2(OAuth2Provider::new("abc".into(), String::new())),
+        };
+        let json = serde_json::to_value(&provider).unwrap();
+        assert_eq!(json["kind"]["type"], "oauth2");
+        let back: Provider = serde_json::from_value(json).unwrap();
+        assert_eq!(back, provider);
+        assert_eq!(back.client_id(), Some("abc"));
+    }
+}
