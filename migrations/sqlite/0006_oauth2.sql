@@ -3,8 +3,9 @@
 -- Providers and mappings follow the house rule for kinds: the whole object as JSON, with
 -- the few columns that must be unique copied out. Refresh tokens are rows of their own:
 -- they are looked up by the SHA-256 of the token, and a family (grant) is revoked at once.
+-- Providers have integer keys, as authentik's (its API clients expect numbers).
 CREATE TABLE providers (
-    id            TEXT NOT NULL PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     name          TEXT NOT NULL UNIQUE,
     kind          TEXT NOT NULL,
     client_id     TEXT UNIQUE,
@@ -21,7 +22,7 @@ CREATE TABLE property_mappings (
 CREATE TABLE oauth_refresh_tokens (
     token_hash  TEXT    NOT NULL PRIMARY KEY,
     grant_id    TEXT    NOT NULL,
-    provider_id TEXT    NOT NULL,
+    provider_id INTEGER NOT NULL,
     user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     scopes      TEXT    NOT NULL,
     auth_time   INTEGER NOT NULL,

@@ -16,7 +16,7 @@ pub struct Application {
     pub slug: String,
     /// The protocol provider (OAuth2, SAML, proxy, ...); set when one is attached.
     #[serde(default)]
-    pub provider: Option<Uuid>,
+    pub provider: Option<super::ProviderId>,
     /// Where the launcher sends users; empty means "ask the provider" (none yet).
     #[serde(default)]
     pub meta_launch_url: String,

@@ -8,6 +8,18 @@ use uuid::Uuid;
 #[serde(transparent)]
 pub struct UserId(pub i64);
 
+/// A provider's primary key: an integer, as authentik's `pk` for providers (its API
+/// clients expect a number there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProviderId(pub i64);
+
+impl std::fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 macro_rules! uuid_id {
     ($name:ident) => {
         #[derive(

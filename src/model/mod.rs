@@ -26,7 +26,7 @@ pub use email::{OutboxEntry, OutboxStatus, OutgoingEmail};
 pub use event::{Event, EventAction, EventUser};
 pub use flow::{Flow, FlowAuthentication, FlowDesignation, StageBinding};
 pub use group::{Group, NewGroup};
-pub use ids::{BindingId, FlowId, GroupId, PolicyBindingId, PolicyId, StageId, UserId};
+pub use ids::{BindingId, FlowId, GroupId, PolicyBindingId, PolicyId, ProviderId, StageId, UserId};
 pub use invitation::Invitation;
 pub use keypair::{CertificateKeyPair, KeyType};
 pub use policy::{

@@ -5,11 +5,12 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{FlowId, Timestamp};
+use super::{FlowId, ProviderId, Timestamp};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provider {
-    pub id: Uuid,
+    /// Assigned by the store on insert (the value passed in is ignored).
+    pub id: ProviderId,
     /// Unique among providers.
     pub name: String,
     /// The flow a signed-in user runs before the application gets anything (consent).
@@ -211,7 +212,7 @@ impl OAuth2Provider {
 pub struct RefreshToken {
     pub token_hash: String,
     pub grant: Uuid,
-    pub provider: Uuid,
+    pub provider: ProviderId,
     pub user: super::UserId,
     pub scopes: Vec<String>,
     /// When the user authenticated for the grant (the `auth_time` claim).
@@ -247,7 +248,7 @@ mod tests {
     #[test]
     fn providers_round_trip_as_tagged_json() {
         let provider = Provider {
-            id: Uuid::new_v4(),
+            id: ProviderId(7),
             name: "Grafana".into(),
             authorization_flow: FlowId(Uuid::new_v4()),
             invalidation_flow: None,

@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 
 use crate::model::{
     Application, Brand, Flow, FlowDesignation, FlowId, Policy, PolicyBinding, PolicyId,
-    PolicyTarget, PropertyMapping, Provider, Stage, StageBinding, StageId,
+    PolicyTarget, PropertyMapping, Provider, ProviderId, Stage, StageBinding, StageId,
 };
 
 use super::{Db, StoreResult};
@@ -46,11 +46,11 @@ pub struct Catalog {
     /// Certificate-key pairs by name order, each with its private key decoded on first
     /// use (see `signing_key`).
     keypairs: Vec<(CertificateKeyPair, OnceLock<Option<Arc<SigningKey>>>)>,
-    providers: HashMap<uuid::Uuid, Provider>,
+    providers: HashMap<ProviderId, Provider>,
     /// OAuth client id → provider id: the token endpoint's first lookup.
-    providers_by_client_id: HashMap<String, uuid::Uuid>,
+    providers_by_client_id: HashMap<String, ProviderId>,
     /// Provider id → the slug of the application using it.
-    application_of_provider: HashMap<uuid::Uuid, String>,
+    application_of_provider: HashMap<ProviderId, String>,
     property_mappings: HashMap<uuid::Uuid, PropertyMapping>,
 }
 
@@ -254,7 +254,7 @@ impl Catalog {
 }
 
 impl Catalog {
-    pub fn provider(&self, id: uuid::Uuid) -> Option<&Provider> {
+    pub fn provider(&self, id: ProviderId) -> Option<&Provider> {
         self.providers.get(&id)
     }
 
@@ -272,7 +272,7 @@ impl Catalog {
     }
 
     /// The application a provider serves; a provider without one serves nobody.
-    pub fn application_of_provider(&self, provider: uuid::Uuid) -> Option<&Application> {
+    pub fn application_of_provider(&self, provider: ProviderId) -> Option<&Application> {
         self.application_of_provider
             .get(&provider)
             .and_then(|slug| self.applications_by_slug.get(slug))

@@ -7,8 +7,8 @@ use uuid::Uuid;
 use crate::model::{
     Application, Brand, CertificateKeyPair, Consent, Event, Flow, FlowId, Group, GroupId,
     Invitation, NewGroup, NewUser, OutboxEntry, Policy, PolicyBinding, PolicyBindingId, PolicyId,
-    PropertyMapping, Provider, RefreshToken, Stage, StageBinding, StageId, Timestamp, Token, User,
-    UserId,
+    PropertyMapping, Provider, ProviderId, RefreshToken, Stage, StageBinding, StageId, Timestamp,
+    Token, User, UserId,
 };
 
 use super::{StoreError, StoreResult};
@@ -265,12 +265,13 @@ pub trait ProviderReads {
 }
 
 pub trait ProviderWrites {
+    /// Stores the provider under a new id, which it returns (`provider.id` is ignored);
     /// `Conflict("name")` or `Conflict("client_id")` when taken.
-    fn insert_provider(&self, provider: &Provider) -> StoreResult<()>;
+    fn insert_provider(&self, provider: &Provider) -> StoreResult<ProviderId>;
     /// The same conflicts as `insert_provider`; `NotFound` for an unknown id.
     fn update_provider(&self, provider: &Provider) -> StoreResult<()>;
     /// Detaches the provider from its applications and drops its refresh tokens.
-    fn delete_provider(&self, id: Uuid) -> StoreResult<()>;
+    fn delete_provider(&self, id: ProviderId) -> StoreResult<()>;
 }
 
 pub trait PropertyMappingReads {

@@ -68,7 +68,7 @@ pub(super) fn applications_round_trip_with_unique_slugs(f: &mut StoreFixture) {
     let mut changed = zulu.clone();
     changed.name = "Beta".into();
     changed.slug = "beta".into();
-    changed.provider = Some(uuid::Uuid::new_v4());
+    changed.provider = Some(crate::model::ProviderId(4));
     changed.policy_engine_mode = PolicyEngineMode::Any;
     changed.open_in_new_tab = false;
     store.write(|tx| tx.update_application(&changed)).unwrap();

@@ -5,7 +5,7 @@ use rusqlite::Row;
 
 use super::SqliteTx;
 use super::codec::{col, collect, first, sql_error, sql_error_ref, to_json, uuid_col};
-use crate::model::{RefreshToken, Timestamp, UserId};
+use crate::model::{ProviderId, RefreshToken, Timestamp, UserId};
 use crate::store::{OAuthTokenReads, OAuthTokenWrites, StoreError, StoreResult};
 
 const TABLE: &str = "oauth_refresh_tokens";
@@ -17,7 +17,7 @@ fn decode(row: &Row<'_>) -> StoreResult<RefreshToken> {
     Ok(RefreshToken {
         token_hash: col(row, 0, TABLE)?,
         grant: uuid_col(row, 1, TABLE)?,
-        provider: uuid_col(row, 2, TABLE)?,
+        provider: ProviderId(col(row, 2, TABLE)?),
         user: UserId(col(row, 3, TABLE)?),
         scopes: serde_json::from_str(&scopes)
             .map_err(|e| StoreError::Backend(format!("corrupt row in {TABLE}: {e}")))?,
@@ -64,7 +64,7 @@ impl OAuthTokenWrites for SqliteTx<'_> {
                 stmt.execute(rusqlite::params![
                     token.token_hash,
                     token.grant.to_string(),
-                    token.provider.to_string(),
+                    token.provider.0,
                     token.user.0,
                     scopes,
                     token.auth_time.0,
