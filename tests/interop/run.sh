@@ -6,8 +6,9 @@
 #   bash tests/interop/run.sh
 #
 # Installs what it needs into a venv under the cargo target directory (reused between
-# runs), builds the binary if it is missing (INTEROP_REBUILD=1 always runs `cargo build`;
-# GATEHOUSE_BIN points at another binary), and fails loudly when a tool is missing.
+# runs) and into oidc/node_modules (npm ci, from oidc/package-lock.json), builds the
+# binary if it is missing (INTEROP_REBUILD=1 always runs `cargo build`; GATEHOUSE_BIN
+# points at another binary), and fails loudly when a tool is missing.
 # Exits non-zero if any script fails; prints the server log when something failed.
 set -euo pipefail
 
@@ -31,6 +32,10 @@ need curl "apt-get install curl"
     die "$python is older than 3.9, which authentik-client needs"
 "$python" -c 'import venv, ensurepip' 2>/dev/null ||
     die "$python cannot make virtual environments (apt-get install python3-venv)"
+need node "install Node.js 20+ (apt-get install nodejs npm) for the OpenID Connect relying party"
+need npm "install npm (apt-get install npm) for the OpenID Connect relying party"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)' ||
+    die "node $(node --version) is older than 20, which openid-client 6 needs"
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 venv="$target_dir/interop-venv"
@@ -43,6 +48,10 @@ if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import sys' 2>/dev/
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r "$here/requirements.txt" || die "pip could not install $here/requirements.txt"
+
+# --- node clients (the versions in oidc/package-lock.json) -----------------------------
+(cd "$here/oidc" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+    die "npm ci failed in $here/oidc (is the npm registry reachable?)"
 
 # --- the server binary ----------------------------------------------------------------
 bin="${GATEHOUSE_BIN:-$target_dir/debug/gatehouse}"
@@ -157,6 +166,34 @@ for script in "${scripts[@]}"; do
         break
     fi
 done
+
+# --- OpenID Connect relying parties ---------------------------------------------------
+# The issuer is http://127.0.0.1:<port>/application/o/<slug>/ because the scripts reach
+# the server on the address it listens on (the issuer follows the request's host).
+run_step() {
+    local name="$1"
+    shift
+    echo "interop: == $name"
+    if "$@"; then
+        passed_scripts+=("$name")
+    else
+        failed_scripts+=("$name")
+        failed=1
+        return 1
+    fi
+}
+
+oidc_setup="$data_dir/oidc-setup.json"
+if kill -0 "$server_pid" 2>/dev/null; then
+    if run_step oidc/setup_oidc.py "$venv/bin/python" "$here/oidc/setup_oidc.py" "$oidc_setup"; then
+        run_step oidc/openid_client_test.mjs node "$here/oidc/openid_client_test.mjs" "$oidc_setup" || true
+        run_step oidc/authlib_test.py "$venv/bin/python" "$here/oidc/authlib_test.py" "$oidc_setup" || true
+    fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        echo "interop: the server died during the OpenID Connect scripts" >&2
+        failed=1
+    fi
+fi
 
 echo "interop: scripts passed: ${passed_scripts[*]:-none}"
 if ((failed)); then
