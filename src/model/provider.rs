@@ -202,6 +202,34 @@ impl OAuth2Provider {
             refresh: parse("refresh_token_validity", &self.refresh_token_validity)?,
         })
     }
+
+    /// Signs with `key` from now on. The key it replaces stays published (in
+    /// `retired_keys`) for `keep_for` seconds, the lifetime of the tokens it signed, so
+    /// relying parties can still verify them; retired keys past their time are dropped.
+    /// The default key (`None`) is published anyway and is never retired.
+    pub fn replace_signing_key(&mut self, key: Option<Uuid>, now: Timestamp, keep_for: u64) {
+        self.retired_keys.retain(|retired| retired.until > now);
+        if key == self.signing_key {
+            return;
+        }
+        if let Some(previous) = self.signing_key {
+            let until = now.plus_secs(keep_for);
+            match self
+                .retired_keys
+                .iter_mut()
+                .find(|retired| retired.key == previous)
+            {
+                Some(retired) => retired.until = retired.until.max(until),
+                None => self.retired_keys.push(RetiredKey {
+                    key: previous,
+                    until,
+                }),
+            }
+        }
+        // A key brought back into service is no longer retired.
+        self.retired_keys.retain(|retired| Some(retired.key) != key);
+        self.signing_key = key;
+    }
 }
 
 /// A refresh token as stored: only the SHA-256 of the token itself. Every token issued
@@ -243,6 +271,40 @@ mod tests {
             provider.lifetimes().map_err(|(field, _)| field),
             Err("access_token_validity")
         );
+    }
+
+    #[test]
+    fn a_replaced_signing_key_stays_published_until_its_tokens_expire() {
+        let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut provider = OAuth2Provider::new("id".into(), String::new());
+        provider.replace_signing_key(Some(first), Timestamp(100), 3600);
+        assert!(
+            provider.retired_keys.is_empty(),
+            "the default key is never retired"
+        );
+        provider.replace_signing_key(Some(second), Timestamp(200), 3600);
+        assert_eq!(provider.signing_key, Some(second));
+        assert_eq!(
+            provider.retired_keys,
+            vec![RetiredKey {
+                key: first,
+                until: Timestamp(3800)
+            }]
+        );
+        // The same key again changes nothing; back to the first un-retires it.
+        provider.replace_signing_key(Some(second), Timestamp(300), 3600);
+        assert_eq!(provider.retired_keys.len(), 1);
+        provider.replace_signing_key(Some(first), Timestamp(400), 60);
+        assert_eq!(
+            provider.retired_keys,
+            vec![RetiredKey {
+                key: second,
+                until: Timestamp(460)
+            }]
+        );
+        // Past its time a retired key goes at the next change.
+        provider.replace_signing_key(Some(first), Timestamp(461), 60);
+        assert!(provider.retired_keys.is_empty());
     }
 
     #[test]

@@ -97,6 +97,21 @@ impl PolicyEngine {
         &self.inner.services.reputation
     }
 
+    /// Parses a Rhai expression with the engine's own sandboxed compiler, without running
+    /// it, so an admin saving one (a policy, a scope mapping) hears about a syntax error
+    /// at once: Rhai's message, with line and column.
+    pub fn check_expression(&self, source: &str) -> Result<(), String> {
+        self.inner
+            .services
+            .expressions
+            .compile(source)
+            .map(|_| ())
+            .map_err(|error| match error {
+                PolicyError::Expression(message) => message,
+                other => other.to_string(),
+            })
+    }
+
     /// Forgets cached results; call after any policy, binding or group change.
     pub fn clear_cache(&self) {
         self.inner.cache.clear();

@@ -332,6 +332,8 @@ pub(super) fn catalog_holds_policies_bindings_and_brands(f: &mut StoreFixture) {
                 policy_bindings: tx.all_policy_bindings()?,
                 brands: tx.all_brands()?,
                 applications: tx.all_applications()?,
+                providers: tx.all_providers()?,
+                property_mappings: tx.all_property_mappings()?,
             }))
         })
         .unwrap();

@@ -7,26 +7,28 @@ use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpResponse, delete, get, patch, post, put};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::directory::access::{access_request, accessible_applications, user_may_access};
 use crate::model::application::is_valid_slug;
-use crate::model::{Application, EventAction, PolicyEngineMode, UserId};
+use crate::model::{Application, EventAction, PolicyEngineMode, ProviderId, UserId};
 use crate::store::Catalog;
 
 use super::super::error::ApiError;
 use super::super::extract::{ApiAdmin, ApiCaller};
 use super::super::state::AppState;
+use super::nullable::present;
 use super::pagination::{ListParams, paginate_in_memory};
+use super::providers;
 
-pub fn render(application: &Application) -> Value {
+pub fn render(catalog: &Catalog, application: &Application) -> Value {
+    let provider = application.provider.and_then(|id| catalog.provider(id));
     json!({
         "pk": application.id,
         "name": application.name,
         "slug": application.slug,
-        "provider": application.provider,
-        // Providers are not modelled yet; authentik's clients expect the keys.
-        "provider_obj": null,
+        "provider": provider.map(|provider| provider.id),
+        "provider_obj": provider.map(|provider| providers::summary(catalog, provider)),
+        // gatehouse has no backchannel kinds (LDAP, SCIM) yet; clients expect the keys.
         "backchannel_providers": [],
         "backchannel_providers_obj": [],
         "launch_url": application.launch_url(),
@@ -84,7 +86,9 @@ pub async fn list(
         .into_iter()
         .filter(|application| matches_search(application, params.search.as_deref()))
         .collect();
-    let body = paginate_in_memory(&params, applications, |application| render(application));
+    let body = paginate_in_memory(&params, applications, |application| {
+        render(&catalog, application)
+    });
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -99,7 +103,7 @@ pub async fn retrieve(
     slug: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let catalog = state.catalog.load();
-    Ok(HttpResponse::Ok().json(render(find(&catalog, &slug)?)))
+    Ok(HttpResponse::Ok().json(render(&catalog, find(&catalog, &slug)?)))
 }
 
 /// Writable fields. Unknown fields (read-only ones a client echoes back) are ignored, as
@@ -108,8 +112,9 @@ pub async fn retrieve(
 pub struct ApplicationInput {
     name: Option<String>,
     slug: Option<String>,
-    provider: Option<Option<Uuid>>,
-    backchannel_providers: Option<Vec<Uuid>>,
+    #[serde(default, deserialize_with = "present")]
+    provider: Option<Option<i64>>,
+    backchannel_providers: Option<Vec<i64>>,
     open_in_new_tab: Option<bool>,
     meta_launch_url: Option<String>,
     meta_icon: Option<String>,
@@ -133,9 +138,27 @@ fn applies_script(url: &str) -> bool {
         .any(|scheme| folded.starts_with(scheme))
 }
 
+/// A provider serves one application at most (authentik's one-to-one link).
+fn provider_check(
+    catalog: &Catalog,
+    application: &Application,
+    id: ProviderId,
+) -> Result<ProviderId, String> {
+    if catalog.provider(id).is_none() {
+        return Err(format!("Invalid pk \"{id}\" - object does not exist."));
+    }
+    match catalog.application_of_provider(id) {
+        Some(other) if other.id != application.id => {
+            Err("Application with this provider already exists.".to_owned())
+        }
+        _ => Ok(id),
+    }
+}
+
 /// Applies `input` to `application`, collecting every field error at once (DRF reports
 /// them together). `required` names the fields a create or a full update must carry.
 fn apply(
+    catalog: &Catalog,
     application: &mut Application,
     input: ApplicationInput,
     required: bool,
@@ -173,19 +196,20 @@ fn apply(
         application.slug = slug.to_owned();
     }
     match input.provider {
-        // Providers come later: until then no pk can name one.
-        Some(Some(_)) => fail("provider", "Invalid pk - object does not exist."),
+        Some(Some(pk)) => match provider_check(catalog, application, ProviderId(pk)) {
+            Ok(id) => application.provider = Some(id),
+            Err(message) => fail("provider", &message),
+        },
         Some(None) => application.provider = None,
         None => {}
     }
-    if input
-        .backchannel_providers
-        .is_some_and(|providers| !providers.is_empty())
-    {
-        fail(
-            "backchannel_providers",
-            "Invalid pk - object does not exist.",
-        );
+    if let Some(pk) = input.backchannel_providers.unwrap_or_default().first() {
+        // Only backchannel kinds (LDAP, SCIM) go here, and gatehouse has none yet.
+        let message = match catalog.provider(ProviderId(*pk)) {
+            Some(_) => format!("Provider {pk} is not a backchannel provider."),
+            None => format!("Invalid pk \"{pk}\" - object does not exist."),
+        };
+        fail("backchannel_providers", &message);
     }
     if let Some(url) = input.meta_launch_url {
         if applies_script(&url) {
@@ -230,7 +254,12 @@ pub async fn create(
     input: Json<ApplicationInput>,
 ) -> Result<HttpResponse, ApiError> {
     let mut application = Application::new("", "");
-    apply(&mut application, input.into_inner(), true)?;
+    apply(
+        &state.catalog.load(),
+        &mut application,
+        input.into_inner(),
+        true,
+    )?;
     let saved = application.clone();
     state
         .db
@@ -244,7 +273,7 @@ pub async fn create(
             json!({"model": "application", "pk": application.id, "slug": application.slug}),
         )
         .await;
-    Ok(HttpResponse::Created().json(render(&application)))
+    Ok(HttpResponse::Created().json(render(&state.catalog.load(), &application)))
 }
 
 async fn update(
@@ -254,8 +283,9 @@ async fn update(
     input: ApplicationInput,
     full: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let mut application = find(&state.catalog.load(), slug)?.clone();
-    apply(&mut application, input, full)?;
+    let catalog = state.catalog.load();
+    let mut application = find(&catalog, slug)?.clone();
+    apply(&catalog, &mut application, input, full)?;
     let saved = application.clone();
     state
         .db
@@ -269,7 +299,7 @@ async fn update(
             json!({"model": "application", "pk": application.id, "slug": application.slug}),
         )
         .await;
-    Ok(HttpResponse::Ok().json(render(&application)))
+    Ok(HttpResponse::Ok().json(render(&state.catalog.load(), &application)))
 }
 
 #[put("/api/v3/core/applications/{slug}/")]

@@ -9,9 +9,12 @@ pub mod flows;
 pub mod groups;
 pub mod invitations;
 pub mod keypairs;
+pub mod nullable;
 pub mod outbox;
 pub mod pagination;
 pub mod policies;
+pub mod property_mappings;
+pub mod providers;
 pub mod schema;
 pub mod serialize;
 pub mod stages;
@@ -96,6 +99,8 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(keypairs::view_private_key)
         .service(keypairs::modify)
         .service(keypairs::remove)
+        .configure(providers::routes)
+        .configure(property_mappings::routes)
         .service(admin::version)
         .service(schema::serve_schema);
 }
