@@ -27,6 +27,7 @@ mod keypairs;
 mod kv;
 mod outbox;
 mod policies;
+mod providers;
 mod scopes;
 
 use std::path::PathBuf;
@@ -160,6 +161,14 @@ macro_rules! store_cases {
             applications::catalog_finds_applications_by_slug_and_id,
             keypairs::keypairs_round_trip_with_unique_names,
             keypairs::catalog_serves_keypairs_and_signing_keys,
+            providers::providers_get_increasing_ids_and_unique_names,
+            providers::provider_updates_and_missing_rows,
+            providers::deleting_a_provider_detaches_its_application_and_drops_its_tokens,
+            providers::property_mappings_round_trip_with_unique_names_and_keys,
+            providers::refresh_tokens_are_found_by_hash_and_used_once,
+            providers::revoking_a_grant_revokes_its_family_only,
+            providers::expired_refresh_tokens_are_deleted,
+            providers::refresh_tokens_of_a_user_newest_first_and_gone_with_the_user,
             outbox::outbox_enqueued_entries_are_due,
             outbox::outbox_entries_are_not_due_before_their_time,
             outbox::outbox_sent_entries_are_not_due,
