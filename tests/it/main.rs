@@ -25,6 +25,7 @@ mod flow_admin;
 mod flows_policies;
 mod keypairs;
 mod limits;
+mod oauth_api;
 mod page_login;
 mod sessions;
 mod setup;
