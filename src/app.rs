@@ -20,6 +20,7 @@ use crate::email::{EmailTemplates, Mailer, SmtpTransport};
 use crate::events::Events;
 use crate::flow::{FlowEngine, FlowServices};
 use crate::policy::{GeoipDatabases, GeoipDb, GeoipDbKind, PolicyEngine, Reputation};
+use crate::providers::oauth2::OAuthServices;
 use crate::session::Sessions;
 use crate::store::memory_kv::MemoryKv;
 use crate::store::redb_kv::RedbKv;
@@ -141,6 +142,21 @@ pub async fn start(
         email_templates,
         policies: policies.clone(),
     });
+    let oauth = OAuthServices {
+        db: db.clone(),
+        ephemeral: ephemeral.clone(),
+        catalog: catalog.clone(),
+        secret_box: secret_box.clone(),
+        policies: policies.clone(),
+        events: events.clone(),
+        sessions: sessions.clone(),
+        flows: flows.clone(),
+        clock: Arc::clone(&clock),
+        subject_key: crate::crypto::digest::hmac_sha256(
+            secret_key.as_bytes(),
+            b"gatehouse/oauth/subject/v1",
+        ),
+    };
     let settings = Arc::new(settings);
     let state_hasher = hasher.clone();
     let state = Data::new(AppState {
@@ -157,6 +173,7 @@ pub async fn start(
         templates: Templates::new(Some(data_dir.join("templates"))),
         secret_box,
         csrf_key: crate::crypto::digest::hmac_sha256(secret_key.as_bytes(), b"gatehouse/csrf/v1"),
+        oauth,
     });
 
     let (server, http_addr, https_addr) = build_server(&settings, state, &data_dir)?;

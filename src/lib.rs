@@ -14,6 +14,7 @@ pub mod flow;
 pub mod fsutil;
 pub mod model;
 pub mod policy;
+pub mod providers;
 pub mod session;
 pub mod store;
 pub mod tasks;

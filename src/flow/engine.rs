@@ -15,6 +15,19 @@ use super::{
     FlowError, FlowOutcome, FlowRequest, FlowResult, FlowServices, FlowStep, SessionChange,
 };
 
+/// A protocol that starts a flow puts a random marker under this key of the initial
+/// context; when the flow completes, the engine records a `FlowCompletion` under the
+/// marker, so the protocol knows the flow ran to its end (and not just that the browser
+/// came back to its URL).
+pub const COMPLETION_MARKER: &str = "completion_marker";
+pub const COMPLETION_NAMESPACE: &str = "flow_completed";
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FlowCompletion {
+    pub flow: String,
+    pub user: Option<crate::model::UserId>,
+}
+
 #[derive(Clone)]
 pub struct FlowEngine {
     services: FlowServices,
@@ -42,6 +55,15 @@ impl FlowEngine {
             .advance(&catalog, flow, request, &mut execution, &mut session)
             .await?;
         Ok(FlowOutcome { step, session })
+    }
+
+    /// Like `current`, but drops any execution this browser has of the flow first: a
+    /// protocol starting a flow for a new request must not resume an abandoned one that
+    /// was planned for another (another application, other scopes).
+    pub async fn start_fresh(&self, request: &FlowRequest) -> FlowResult<FlowOutcome> {
+        let key = execution_key(&request.browser_key, &request.slug);
+        self.services.ephemeral.delete(NAMESPACE, &key)?;
+        self.current(request).await
     }
 
     /// Answers the current stage with `response` and moves on as far as possible.
@@ -243,6 +265,20 @@ impl FlowEngine {
                     json!({"flow": flow.slug}),
                 )
                 .await;
+        }
+        if let Some(marker) = execution
+            .context
+            .prompt_data
+            .get(COMPLETION_MARKER)
+            .and_then(serde_json::Value::as_str)
+        {
+            let done = FlowCompletion {
+                flow: flow.slug.clone(),
+                user: execution.context.pending_user_id(),
+            };
+            self.services
+                .ephemeral
+                .put(COMPLETION_NAMESPACE, marker, &done, EXECUTION_TTL_SECS)?;
         }
         let fallback = match flow.designation {
             FlowDesignation::Invalidation => "/",

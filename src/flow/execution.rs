@@ -48,6 +48,16 @@ pub struct FlowExecution {
     pub started: Timestamp,
 }
 
+impl FlowContext {
+    /// The pending user's id, when it is a real account.
+    pub fn pending_user_id(&self) -> Option<UserId> {
+        match self.pending_user {
+            Some(PendingUser::Known(id)) => Some(id),
+            _ => None,
+        }
+    }
+}
+
 impl FlowExecution {
     pub fn current_stage(&self) -> Option<StageId> {
         self.plan.get(self.position).copied()

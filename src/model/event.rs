@@ -27,6 +27,15 @@ pub enum EventAction {
     EmailSent,
     /// An outbox message was given up on (after its last retry).
     EmailFailed,
+    /// A user let an application sign them in (OAuth authorize, later SAML).
+    AuthorizeApplication,
+    /// Tokens handed to a client (code exchange, client credentials, device code).
+    TokenIssued,
+    TokenRefreshed,
+    /// A client or a reuse detector revoked tokens.
+    TokenRevoked,
+    /// An application refused a user (its policies said no).
+    AccessDenied,
 }
 
 impl EventAction {
@@ -49,6 +58,11 @@ impl EventAction {
             EventAction::UserWrite => "user_write",
             EventAction::EmailSent => "email_sent",
             EventAction::EmailFailed => "email_failed",
+            EventAction::AuthorizeApplication => "authorize_application",
+            EventAction::TokenIssued => "token_issued",
+            EventAction::TokenRefreshed => "token_refreshed",
+            EventAction::TokenRevoked => "token_revoked",
+            EventAction::AccessDenied => "access_denied",
         }
     }
 }

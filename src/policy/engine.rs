@@ -79,6 +79,11 @@ impl PolicyEngine {
         }
     }
 
+    /// The expression runner, shared with property mappings (one sandbox, one cache).
+    pub fn expressions(&self) -> &ExpressionRunner {
+        &self.inner.services.expressions
+    }
+
     /// The same engine, with the GeoIP databases the GeoIP policy kind looks addresses
     /// up in (without them that kind errors, naming the missing setting). Meant for
     /// start-up: the result cache starts empty.

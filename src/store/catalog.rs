@@ -167,6 +167,12 @@ impl Catalog {
         self.flows_by_slug.get(slug)
     }
 
+    /// A linear scan: flows are few, and lookups by id happen per authorization, not per
+    /// token.
+    pub fn flow_by_id(&self, id: FlowId) -> Option<&Flow> {
+        self.flows_by_slug.values().find(|flow| flow.id == id)
+    }
+
     /// All flows, ordered by slug.
     pub fn flows(&self) -> Vec<&Flow> {
         let mut flows: Vec<&Flow> = self.flows_by_slug.values().collect();

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod flow_http;
 pub mod health;
+pub mod oauth;
 pub mod state;
 pub mod templates;
 pub mod ui;
@@ -59,6 +60,7 @@ pub fn configure(config: &mut ServiceConfig, state: Data<AppState>) {
         .service(ui::recovery::use_token)
         .service(ui::flow_pages::show)
         .service(ui::flow_pages::answer)
+        .configure(oauth::routes)
         .configure(api::routes)
         .default_service(web::to(not_found));
 }

@@ -29,6 +29,8 @@ pub struct AppState {
     pub secret_box: SecretBox,
     /// Key for CSRF tokens, derived from the secret key.
     pub csrf_key: [u8; 32],
+    /// The OAuth2/OpenID Connect provider's engine.
+    pub oauth: crate::providers::oauth2::OAuthServices,
 }
 
 impl AppState {

@@ -20,6 +20,9 @@ struct AppRequest {
     name: String,
     #[serde(default)]
     permissions: Vec<String>,
+    /// The protocol asks for consent even if it was remembered (OIDC `prompt=consent`).
+    #[serde(default)]
+    force: bool,
 }
 
 fn app_request(call: &StageCall<'_>) -> Option<AppRequest> {
@@ -36,7 +39,7 @@ pub async fn enter(settings: &ConsentStage, call: &mut StageCall<'_>) -> FlowRes
     let (Some(app), Some(user)) = (app_request(call), call.pending_user().await?) else {
         return Ok(StageStep::Next);
     };
-    if settings.mode != ConsentMode::AlwaysRequire {
+    if settings.mode != ConsentMode::AlwaysRequire && !app.force {
         let (user_id, app_id) = (user.id, app.pk);
         let now = call.services.ephemeral.now();
         let remembered = call

@@ -157,6 +157,46 @@ impl ExpressionRunner {
         })
     }
 
+    /// Runs a property-mapping script (a scope mapping's claims): the same sandbox and
+    /// variables as a policy, plus `user` as authentik's mappings have it, and the result
+    /// must be a map (the claims to add). Runs on the blocking pool.
+    pub async fn evaluate_claims(
+        &self,
+        source: &str,
+        request: Arc<PolicyRequest>,
+        deadline: Instant,
+    ) -> Result<serde_json::Map<String, Value>, PolicyError> {
+        let ast = self.compile(source)?;
+        let runner = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let messages = Arc::new(Mutex::new(Vec::new()));
+            let mut engine = sandboxed_engine(runner.inner.limits);
+            engine.register_global_module(Arc::clone(&runner.inner.standard));
+            register_helpers(&mut engine, &request, &messages, runner.inner.limits);
+            engine.on_progress(move |operations| {
+                let check = operations % CLOCK_CHECK_INTERVAL == 0;
+                (check && Instant::now() >= deadline).then(|| Dynamic::from("deadline"))
+            });
+            let mut scope = request_scope(&request)?;
+            let user = rhai::serde::to_dynamic(user_value(&request))
+                .map_err(|error| PolicyError::Internal(error.to_string()))?;
+            scope.push_constant("user", user);
+            let value = engine
+                .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
+                .map_err(|error| describe_failure(&error))?;
+            match rhai::serde::from_dynamic::<Value>(&value) {
+                Ok(Value::Object(claims)) => Ok(claims),
+                Ok(Value::Null) => Ok(serde_json::Map::new()),
+                _ => Err(PolicyError::Expression(format!(
+                    "a mapping must return a map of claims, not {}",
+                    value.type_name()
+                ))),
+            }
+        })
+        .await
+        .map_err(|error| PolicyError::Internal(error.to_string()))?
+    }
+
     fn scripts(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<AST>>> {
         lock(&self.inner.scripts)
     }

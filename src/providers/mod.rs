@@ -1,0 +1,4 @@
+//! Protocol providers, one folder per protocol. Each engine is transport-free (parsed
+//! request in, outcome out); the web layer speaks the wire.
+
+pub mod oauth2;

@@ -1,0 +1,230 @@
+//! The token endpoint: one file per grant type, and what they share here (loading the
+//! user, building claims, minting, storing the refresh token, the response body).
+
+pub mod authorization_code;
+pub mod client_credentials;
+pub mod device_code;
+pub mod refresh_token;
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::crypto::{random_token, sha256_hex};
+use crate::model::{EventAction, Group, RefreshToken, Timestamp, User, UserId};
+use crate::store::StoreError;
+
+use super::client::{Client, PresentedClient};
+use super::jwt::{self, TokenClaims};
+use super::{OAuthError, OAuthServices, claims, ns};
+
+/// A token request as the transport parsed it: the form fields and the client's
+/// credentials (from the Basic header or the form), plus the scheme and host the client
+/// used (the issuer depends on it).
+pub struct TokenRequest {
+    pub form: HashMap<String, String>,
+    pub client: PresentedClient,
+    pub base_url: String,
+    pub client_ip: Option<String>,
+}
+
+impl TokenRequest {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &str) -> Result<&str, OAuthError> {
+        self.field(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("The {name} parameter is missing.")))
+    }
+}
+
+/// Dispatches on `grant_type`.
+pub async fn token(services: &OAuthServices, request: &TokenRequest) -> Result<Value, OAuthError> {
+    match request.required("grant_type")? {
+        "authorization_code" => authorization_code::exchange(services, request).await,
+        "refresh_token" => refresh_token::refresh(services, request).await,
+        "client_credentials" => client_credentials::grant(services, request).await,
+        device_code::GRANT_TYPE => device_code::poll(services, request).await,
+        _ => Err(OAuthError::new(
+            "unsupported_grant_type",
+            "The grant type is not supported.",
+        )),
+    }
+}
+
+/// What a grant hands to `issue`.
+pub(crate) struct Issue<'a> {
+    pub client: &'a Client,
+    pub user: &'a User,
+    pub groups: &'a [Group],
+    pub scopes: &'a [String],
+    pub auth_time: Timestamp,
+    pub nonce: Option<&'a str>,
+    pub grant: Uuid,
+    pub amr: &'a [String],
+    pub refresh: bool,
+    pub event: EventAction,
+}
+
+/// The user with their groups (one read), if they exist and are active: tokens are never
+/// issued to, or kept working for, a deactivated account.
+pub(crate) async fn active_user(
+    services: &OAuthServices,
+    id: UserId,
+) -> Result<(User, Vec<Group>), OAuthError> {
+    let found = services
+        .db
+        .read(move |tx| {
+            let Some(user) = tx.user_by_id(id)?.filter(|user| user.is_active) else {
+                return Ok(None);
+            };
+            let groups = tx.groups_of_user(id)?;
+            Ok(Some((user, groups)))
+        })
+        .await?;
+    found.ok_or_else(|| OAuthError::invalid_grant("The user is inactive or gone."))
+}
+
+/// Mints the tokens, stores the refresh token (with the event, in one transaction) and
+/// builds the response body.
+pub(crate) async fn issue(
+    services: &OAuthServices,
+    request: &TokenRequest,
+    issue: Issue<'_>,
+) -> Result<Value, OAuthError> {
+    let client = issue.client;
+    let oauth = client.oauth();
+    let lifetimes = oauth.lifetimes().map_err(|(field, message)| {
+        tracing::error!(provider = %client.provider.name, field, message, "oauth: bad token lifetime");
+        OAuthError::server_error()
+    })?;
+    let now = services.clock.now();
+    let user_claims = claims::user_claims(
+        &client.catalog,
+        &services.policies,
+        oauth,
+        issue.scopes,
+        issue.user,
+        issue.groups,
+    )
+    .await;
+    let subject = claims::subject(oauth, issue.user, &services.subject_key);
+    let issuer = super::issuer(&request.base_url, oauth, &client.application.slug);
+    let key = jwt::signing_key(&client.catalog, &services.secret_box, oauth)?;
+    let expires = now.plus_secs(lifetimes.access);
+    let minted = jwt::mint(
+        &key,
+        &TokenClaims {
+            issuer: &issuer,
+            client_id: &oauth.client_id,
+            subject: &subject,
+            scopes: issue.scopes,
+            user_claims: &user_claims,
+            auth_time: issue.auth_time,
+            now,
+            expires,
+            grant: issue.grant,
+            nonce: issue.nonce,
+            amr: issue.amr,
+            sealed_user: &services.secret_box.seal(&issue.user.id.0.to_string()),
+        },
+        oauth.include_claims_in_id_token,
+    )?;
+    let refresh_token = issue.refresh.then(|| random_token(48));
+    let event = services.events.prepare(
+        issue.event,
+        Some(issue.user),
+        request.client_ip.as_deref(),
+        json!({
+            "application": client.application.slug,
+            "client_id": oauth.client_id,
+            "scopes": issue.scopes,
+        }),
+    );
+    let stored = refresh_token.as_ref().map(|token| RefreshToken {
+        token_hash: sha256_hex(token.as_bytes()),
+        grant: issue.grant,
+        provider: client.provider.id,
+        user: issue.user.id,
+        scopes: issue.scopes.to_vec(),
+        auth_time: issue.auth_time,
+        expires: now.plus_secs(lifetimes.refresh),
+        created: now,
+        used: false,
+        revoked: false,
+    });
+    services
+        .db
+        .write(move |tx| {
+            if let Some(stored) = &stored {
+                tx.insert_refresh_token(stored)?;
+            }
+            tx.insert_event(&event)
+        })
+        .await?;
+    let mut body = json!({
+        "access_token": minted.access_token,
+        "token_type": "Bearer",
+        "expires_in": lifetimes.access,
+        "scope": issue.scopes.join(" "),
+    });
+    if let Some(map) = body.as_object_mut() {
+        if let Some(id_token) = minted.id_token {
+            map.insert("id_token".into(), json!(id_token));
+        }
+        if let Some(refresh_token) = refresh_token {
+            map.insert("refresh_token".into(), json!(refresh_token));
+        }
+    }
+    Ok(body)
+}
+
+/// Revokes a whole family: its refresh tokens in the store and, through a Kv marker the
+/// resource endpoints check, its access tokens.
+pub(crate) async fn revoke_grant(
+    services: &OAuthServices,
+    grant: Uuid,
+    ttl_secs: u64,
+) -> Result<(), OAuthError> {
+    services.ephemeral.put(
+        ns::REVOKED_GRANTS,
+        &grant.simple().to_string(),
+        &true,
+        ttl_secs.max(1),
+    )?;
+    services.db.write(move |tx| tx.revoke_grant(grant)).await?;
+    Ok(())
+}
+
+/// Whether an access token's family or the token itself was revoked.
+pub(crate) fn is_revoked(services: &OAuthServices, claims: &Value) -> Result<bool, StoreError> {
+    let field = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default();
+    let grant_revoked = services
+        .ephemeral
+        .get::<bool>(ns::REVOKED_GRANTS, field("grant_id"))?
+        .is_some();
+    let token_revoked = services
+        .ephemeral
+        .get::<bool>(ns::REVOKED_TOKENS, field("jti"))?
+        .is_some();
+    Ok(grant_revoked || token_revoked)
+}
+
+/// Session methods as OIDC `amr` values (RFC 8176).
+pub(crate) fn amr(methods: &[String]) -> Vec<String> {
+    methods
+        .iter()
+        .map(|method| match method.as_str() {
+            "password" => "pwd".to_owned(),
+            "token" | "app_password" => "pwd".to_owned(),
+            "webauthn" => "hwk".to_owned(),
+            "totp" => "otp".to_owned(),
+            other => other.to_owned(),
+        })
+        .collect()
+}
