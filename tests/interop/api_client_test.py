@@ -28,6 +28,8 @@ import requests
 from authentik_client.api.admin_api import AdminApi
 from authentik_client.api.core_api import CoreApi
 from authentik_client.api.flows_api import FlowsApi
+from authentik_client.api.propertymappings_api import PropertymappingsApi
+from authentik_client.api.providers_api import ProvidersApi
 from authentik_client.exceptions import (
     ApiException,
     ForbiddenException,
@@ -35,17 +37,31 @@ from authentik_client.exceptions import (
     UnauthorizedException,
 )
 from authentik_client.models import (
+    Application,
+    ApplicationRequest,
+    ClientTypeEnum,
     FlowDesignationEnum,
     Group,
     GroupRequest,
     IntentEnum,
+    MatchingModeEnum,
+    OAuth2Provider,
+    OAuth2ProviderRequest,
+    OAuth2ProviderSetupURLs,
     PaginatedFlowList,
     PaginatedGroupList,
+    PaginatedOAuth2ProviderList,
+    PaginatedProviderList,
+    PaginatedScopeMappingList,
     PaginatedUserList,
     Pagination,
     PasswordChallenge,
+    PatchedOAuth2ProviderRequest,
     PatchedUserRequest,
     RedirectChallenge,
+    RedirectURIRequest,
+    ScopeMapping,
+    ScopeMappingRequest,
     SessionUser,
     Token,
     TokenRequest,
@@ -59,6 +75,9 @@ from authentik_client.models import (
 )
 
 AUTH_FLOW = "default-authentication-flow"
+CONSENT_FLOW = "default-provider-authorization-implicit-consent"
+INVALIDATION_FLOW = "default-invalidation-flow"
+EMAIL_SCOPE = "goauthentik.io/providers/oauth2/scope-email"
 DEFAULT_FLOWS = ("default-authentication-flow", "default-invalidation-flow", "initial-setup")
 HTTP_TIMEOUT = 10
 
@@ -123,6 +142,9 @@ class State:
     group: Group | None = None
     token: Token | None = None
     token_key: str | None = None
+    scope_mapping: ScopeMapping | None = None
+    provider: OAuth2Provider | None = None
+    application: Application | None = None
 
     @property
     def username(self) -> str:
@@ -367,6 +389,129 @@ def api_checks(report: Report, base: str, token: str, state: State) -> None:
         report.check(f"retrieve {AUTH_FLOW}", retrieve_flow)
 
 
+def oauth_checks(report: Report, base: str, token: str, state: State) -> None:
+    """An OAuth2 provider and a scope mapping made, attached and removed through the
+    official client: every answer must parse in its pydantic models."""
+    with client_for(base, token) as api_client:
+        core = CoreApi(api_client)
+        flows = FlowsApi(api_client)
+        providers = ProvidersApi(api_client)
+        mappings = PropertymappingsApi(api_client)
+        slug = f"interop-app-{state.suffix}"
+
+        def managed_mappings() -> None:
+            answer = mappings.propertymappings_provider_scope_list(managed=[EMAIL_SCOPE])
+            expect(isinstance(answer, PaginatedScopeMappingList), f"not a list: {type(answer)}")
+            expect_equal([found.scope_name for found in answer.results], ["email"], "managed email")
+            expect_equal(answer.results[0].managed, EMAIL_SCOPE, "managed key")
+
+        def create_mapping() -> None:
+            request = ScopeMappingRequest(
+                name=f"interop-scope-{state.suffix}",
+                scope_name="interop",
+                description="Interop claims",
+                expression='#{ interop: "yes", groups: user.groups }',
+            )
+            created = mappings.propertymappings_provider_scope_create(scope_mapping_request=request)
+            expect(isinstance(created, ScopeMapping), f"not a ScopeMapping: {type(created)}")
+            expect_equal(created.scope_name, "interop", "scope_name")
+            expect(created.managed is None, f"a custom mapping is managed: {created.managed}")
+            state.scope_mapping = created
+            found = mappings.propertymappings_provider_scope_list(scope_name="interop")
+            expect_equal([found.pk for found in found.results], [created.pk], "listed by scope_name")
+
+        def create_provider() -> None:
+            expect(state.scope_mapping is not None, "no scope mapping")
+            email = mappings.propertymappings_provider_scope_list(managed=[EMAIL_SCOPE]).results[0]
+            request = OAuth2ProviderRequest(
+                name=f"interop-provider-{state.suffix}",
+                authorization_flow=flows.flows_instances_retrieve(slug=CONSENT_FLOW).pk,
+                invalidation_flow=flows.flows_instances_retrieve(slug=INVALIDATION_FLOW).pk,
+                redirect_uris=[
+                    RedirectURIRequest(
+                        matching_mode=MatchingModeEnum.STRICT, url="https://rp.example.com/callback"
+                    )
+                ],
+                property_mappings=[email.pk, state.scope_mapping.pk],
+            )
+            created = providers.providers_oauth2_create(o_auth2_provider_request=request)
+            expect(isinstance(created, OAuth2Provider), f"not an OAuth2Provider: {type(created)}")
+            expect(isinstance(created.pk, int), f"pk is not an integer: {created.pk!r}")
+            expect_equal(created.client_type, ClientTypeEnum.CONFIDENTIAL, "client_type")
+            expect_equal(len(created.client_id or ""), 40, "client_id length")
+            expect_equal(len(created.client_secret or ""), 128, "client_secret length")
+            expect_equal(created.redirect_uris[0].url, "https://rp.example.com/callback", "redirect")
+            expect_equal(set(created.property_mappings), {email.pk, state.scope_mapping.pk}, "mappings")
+            state.provider = created
+            again = providers.providers_oauth2_retrieve(id=created.pk)
+            expect_equal(again.client_secret, created.client_secret, "secret read back")
+            listed = providers.providers_oauth2_list(search=created.client_id)
+            expect(isinstance(listed, PaginatedOAuth2ProviderList), f"not a list: {type(listed)}")
+            expect_equal([found.pk for found in listed.results], [created.pk], "found by client id")
+
+        def rotate_secret() -> None:
+            expect(state.provider is not None, "no provider")
+            new_secret = "interop-" + secrets.token_urlsafe(32)
+            patch = PatchedOAuth2ProviderRequest(client_secret=new_secret)
+            patched = providers.providers_oauth2_partial_update(
+                id=state.provider.pk, patched_o_auth2_provider_request=patch
+            )
+            expect_equal(patched.client_secret, new_secret, "rotated secret")
+            expect_equal(patched.client_id, state.provider.client_id, "client_id kept")
+
+        def attach_to_application() -> None:
+            expect(state.provider is not None, "no provider")
+            request = ApplicationRequest(name="Interop App", slug=slug, provider=state.provider.pk)
+            app = core.core_applications_create(application_request=request)
+            expect(isinstance(app, Application), f"not an Application: {type(app)}")
+            expect_equal(app.provider, state.provider.pk, "application.provider")
+            expect_equal(app.provider_obj.pk, state.provider.pk, "provider_obj.pk")
+            expect_equal(app.provider_obj.assigned_application_slug, slug, "assigned slug")
+            state.application = app
+            provider = providers.providers_oauth2_retrieve(id=state.provider.pk)
+            expect_equal(provider.assigned_application_slug, slug, "provider's application")
+            everything = providers.providers_all_list()
+            expect(isinstance(everything, PaginatedProviderList), f"not a list: {type(everything)}")
+            expect(state.provider.pk in [found.pk for found in everything.results], "not in all/")
+
+        def setup_urls() -> None:
+            expect(state.application is not None, "no application")
+            urls = providers.providers_oauth2_setup_urls_retrieve(id=state.provider.pk)
+            expect(isinstance(urls, OAuth2ProviderSetupURLs), f"not setup URLs: {type(urls)}")
+            expect_equal(urls.issuer, f"{base}/application/o/{slug}/", "issuer")
+            expect_equal(urls.token, f"{base}/application/o/token/", "token endpoint")
+            expect_equal(
+                urls.provider_info,
+                f"{base}/application/o/{slug}/.well-known/openid-configuration",
+                "discovery URL",
+            )
+            expect_equal(urls.jwks, f"{base}/application/o/{slug}/jwks/", "jwks")
+
+        def delete_all() -> None:
+            expect(state.provider is not None and state.scope_mapping is not None, "nothing made")
+            if state.application is not None:
+                core.core_applications_destroy(slug=state.application.slug)
+                state.application = None
+            providers.providers_oauth2_destroy(id=state.provider.pk)
+            try:
+                providers.providers_oauth2_retrieve(id=state.provider.pk)
+            except NotFoundException:
+                pass
+            else:
+                raise CheckFailed("deleted provider still retrievable")
+            state.provider = None
+            mappings.propertymappings_provider_scope_destroy(pm_uuid=state.scope_mapping.pk)
+            state.scope_mapping = None
+
+        report.check("propertymappings/provider/scope/ lists the managed email scope", managed_mappings)
+        if report.check("create a scope mapping", create_mapping):
+            if report.check("create an OAuth2 provider", create_provider):
+                report.check("rotate the provider's client secret", rotate_secret)
+                if report.check("attach the provider to an application", attach_to_application):
+                    report.check("provider setup URLs", setup_urls)
+            report.check("delete the application, provider and scope mapping", delete_all)
+
+
 def executor_url(base: str) -> str:
     return f"{base}/api/v3/flows/executor/{AUTH_FLOW}/"
 
@@ -498,7 +643,13 @@ def clean_up(base: str, token: str, state: State) -> None:
     """Best effort, so a failed run does not leave objects behind on a shared server."""
     with client_for(base, token) as api_client:
         core = CoreApi(api_client)
+        providers = ProvidersApi(api_client)
+        mappings = PropertymappingsApi(api_client)
         for remove in (
+            lambda: state.application and core.core_applications_destroy(slug=state.application.slug),
+            lambda: state.provider and providers.providers_oauth2_destroy(id=state.provider.pk),
+            lambda: state.scope_mapping
+            and mappings.propertymappings_provider_scope_destroy(pm_uuid=state.scope_mapping.pk),
             lambda: state.token and core.core_tokens_destroy(identifier=state.token.identifier),
             lambda: state.group and core.core_groups_destroy(group_uuid=state.group.pk),
             lambda: state.user and core.core_users_destroy(id=state.user.pk),
@@ -521,6 +672,7 @@ def main() -> int:
     report = Report()
     try:
         api_checks(report, base, token, state)
+        oauth_checks(report, base, token, state)
         executor_checks(report, base, admin_password, state)
         deletion_checks(report, base, token, state)
     finally:
