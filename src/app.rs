@@ -159,6 +159,7 @@ pub async fn start(
     };
     let settings = Arc::new(settings);
     let state_hasher = hasher.clone();
+    let state_db = db.clone();
     let state = Data::new(AppState {
         settings: Arc::clone(&settings),
         db,
@@ -182,6 +183,7 @@ pub async fn start(
     let worker = tokio::spawn(crate::tasks::run(
         ephemeral,
         Arc::clone(&kv),
+        state_db,
         state_hasher,
         mailer,
     ));

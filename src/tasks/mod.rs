@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::crypto::PasswordHasher;
 use crate::email::Mailer;
-use crate::store::{Ephemeral, Kv};
+use crate::store::{Db, Ephemeral, Kv};
 
 const PURGE_EVERY: Duration = Duration::from_secs(300);
 const FLUSH_EVERY: Duration = Duration::from_secs(5);
@@ -17,7 +17,13 @@ const HASH_BUFFERS_IDLE: Duration = Duration::from_secs(30);
 /// Purges expired ephemeral entries, makes recent ephemeral writes durable (so a power cut
 /// loses at most a few seconds of sessions and flow progress), and gives idle password
 /// work buffers back to the system.
-pub async fn run(ephemeral: Ephemeral, kv: Arc<dyn Kv>, hasher: PasswordHasher, mailer: Mailer) {
+pub async fn run(
+    ephemeral: Ephemeral,
+    kv: Arc<dyn Kv>,
+    db: Db,
+    hasher: PasswordHasher,
+    mailer: Mailer,
+) {
     // The outbox runs beside the housekeeping; aborting this task stops both.
     let outbox = crate::email::run_outbox(mailer);
     tokio::pin!(outbox);
@@ -47,7 +53,27 @@ pub async fn run(ephemeral: Ephemeral, kv: Arc<dyn Kv>, hasher: PasswordHasher, 
                     Ok(Err(error)) => tracing::warn!(%error, "purge failed"),
                     _ => {}
                 }
+                purge_store(&db, now).await;
             }
         }
+    }
+}
+
+/// Removes what has expired from the relational store: refresh tokens, API tokens and app
+/// passwords with an expiry, consents and invitations. Reads already ignore expired rows;
+/// this keeps the tables from growing for ever.
+async fn purge_store(db: &Db, now: crate::model::Timestamp) {
+    let purged = db
+        .write(move |tx| {
+            Ok(tx.delete_expired_refresh_tokens(now)?
+                + tx.delete_expired_tokens(now)?
+                + tx.delete_expired_consents(now)?
+                + tx.delete_expired_invitations(now)?)
+        })
+        .await;
+    match purged {
+        Ok(count) if count > 0 => tracing::debug!(count, "purged expired rows"),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "purging expired rows failed"),
     }
 }
