@@ -120,7 +120,7 @@ class Browser:
             elif component == "ak-stage-password":
                 answer = {"component": component, "password": self.user["password"]}
             elif component == "ak-stage-consent":
-                expect(challenge.get("token"), f"flow {slug}: consent without token")
+                expect(isinstance(challenge.get("token"), str), f"flow {slug}: consent without token")
                 answer = {"component": component, "token": challenge["token"]}
             else:
                 raise CheckFailed(f"flow {slug}: unexpected challenge {json.dumps(challenge)[:500]}")
