@@ -329,6 +329,28 @@ function expectedSub(ctx) {
   }
 }
 
+/** Every response openid-client saw, newest last (for checks on headers it ignores). */
+const seenResponses = [];
+
+async function recordingFetch(url, options) {
+  const response = await fetch(url, options);
+  seenResponses.push({ url: String(url), method: options?.method ?? 'GET', status: response.status, headers: response.headers });
+  return response;
+}
+
+function lastResponseTo(endpoint) {
+  const found = seenResponses.filter((seen) => seen.url === endpoint);
+  expect(found.length > 0, `no response from ${endpoint} was recorded`);
+  return found[found.length - 1];
+}
+
+/** RFC 6749 §5.1: token responses MUST NOT be cached. */
+function expectNoStore(ctx) {
+  const seen = lastResponseTo(ctx.config.serverMetadata().token_endpoint);
+  const cacheControl = seen.headers.get('cache-control') ?? '';
+  expect(/\bno-store\b/i.test(cacheControl), `token response Cache-Control is ${JSON.stringify(cacheControl)}, wanted no-store`);
+}
+
 async function discover(role, auth) {
   const setupClient = setup.clients[role];
   const metadata = {
@@ -341,6 +363,7 @@ async function discover(role, auth) {
     execute: [client.allowInsecureRequests],
     timeout: TIMEOUT_MS / 1000,
   });
+  config[client.customFetch] = recordingFetch;
   return { role, setup: setupClient, config, issuer: setupClient.issuer };
 }
 
@@ -606,6 +629,7 @@ async function confidentialRs256() {
     expect(typeof tokens.refresh_token === 'string' && tokens.refresh_token, 'no refresh_token with offline_access');
     expect(tokens.id_token, 'no id_token');
     checkIdToken(ctx, tokens, authorization);
+    expectNoStore(ctx);
     return tokens;
   });
   const sub = tokens.claims().sub;
@@ -647,6 +671,37 @@ async function confidentialRs256() {
       client.refreshTokenGrant(ctx.config, granted.refresh_token));
   });
 
+  await check('rs256: a code only works for its client and its redirect_uri (RFC 6749 §4.1.3)', async () => {
+    const other = await discover('consent', client.ClientSecretBasic(setup.clients.consent.client_secret));
+    const stolen = await authorize(browser, ctx.config);
+    await expectOAuthError('invalid_grant', 'code of another client', () =>
+      client.genericGrantRequest(other.config, 'authorization_code', {
+        code: stolen.callback.searchParams.get('code'),
+        redirect_uri: redirectUri,
+        code_verifier: stolen.codeVerifier,
+      }));
+    const moved = await authorize(browser, ctx.config);
+    await expectOAuthError('invalid_grant', 'code with another redirect_uri', () =>
+      client.genericGrantRequest(ctx.config, 'authorization_code', {
+        code: moved.callback.searchParams.get('code'),
+        redirect_uri: 'http://127.0.0.1:9/elsewhere',
+        code_verifier: moved.codeVerifier,
+      }));
+    const bare = await authorize(browser, ctx.config);
+    await expectOAuthError('invalid_grant', 'code without its PKCE code_verifier (RFC 7636 §4.6)', () =>
+      client.genericGrantRequest(ctx.config, 'authorization_code', {
+        code: bare.callback.searchParams.get('code'),
+        redirect_uri: redirectUri,
+      }));
+  });
+  await check('rs256: userinfo answers POST too (OIDC Core §5.3.1)', async () => {
+    const response = await client.fetchProtectedResource(
+      ctx.config, tokens.access_token, new URL(ctx.config.serverMetadata().userinfo_endpoint), 'POST');
+    expectEqual(response.status, 200, 'POST userinfo status');
+    const info = await response.json();
+    expectEqual(info.sub, sub, 'POST userinfo sub');
+  });
+
   const refreshed = await check('rs256: refresh rotates the refresh token', async () => {
     const refreshed = await client.refreshTokenGrant(ctx.config, tokens.refresh_token);
     checkTokenResponse(refreshed, 'refresh grant');
@@ -657,6 +712,7 @@ async function confidentialRs256() {
       expectEqual(claims.sub, sub, 'sub in the refreshed id_token');
       expectEqual(claims.iss, ctx.issuer, 'iss in the refreshed id_token');
     }
+    expectNoStore(ctx);
     await userinfo(ctx, refreshed.access_token, sub);
     return refreshed;
   });
@@ -678,6 +734,18 @@ async function confidentialRs256() {
     expect(scopesOf(answer.scope).has('openid'), `scope ${answer.scope}`);
     if (answer.exp !== undefined) expect(answer.exp > now(), `exp ${answer.exp}`);
   });
+  await check('rs256: introspection requires client authentication (RFC 7662 §2.1)', async () => {
+    const response = await fetch(ctx.config.serverMetadata().introspection_endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams({ token: live.access_token }).toString(),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    const text = await response.text();
+    expect(response.status === 401 || response.status === 400 || response.status === 403,
+      `introspection without client authentication answered ${response.status}: ${text.slice(0, 200)}`);
+    expect(!/"active"\s*:\s*true/.test(text), 'introspection without client authentication said active');
+  });
   await check('rs256: introspection of garbage is active=false', async () => {
     const answer = await introspect(ctx, 'garbage-' + client.randomState());
     expectEqual(answer.active, false, 'active');
@@ -695,6 +763,15 @@ async function confidentialRs256() {
     expect(refused, 'userinfo accepted a revoked access token');
     // RFC 7009 §2.2: an unknown token is answered 200 as well.
     await client.tokenRevocation(ctx.config, 'unknown-' + client.randomState());
+  });
+  await check('rs256: a revoked refresh token no longer refreshes (RFC 7009)', async () => {
+    const answer = await introspect(ctx, live.refresh_token);
+    expectEqual(answer.active, true, 'refresh token active before revocation');
+    await client.tokenRevocation(ctx.config, live.refresh_token, { token_type_hint: 'refresh_token' });
+    await expectOAuthError('invalid_grant', 'revoked refresh token', () =>
+      client.refreshTokenGrant(ctx.config, live.refresh_token));
+    const after = await introspect(ctx, live.refresh_token);
+    expectEqual(after.active, false, 'refresh token active after revocation');
   });
 
   await check('rs256: client credentials grant', async () => {
@@ -833,6 +910,8 @@ async function explicitConsent() {
     expect(result.trace.components.includes('ak-stage-consent'), `no consent stage in ${result.trace.components}`);
     const consent = browser.lastConsent;
     expect(Array.isArray(consent.permissions), `consent challenge without permissions: ${JSON.stringify(consent).slice(0, 300)}`);
+    const asked = consent.permissions.map((permission) => permission.id);
+    for (const scope of ['email', 'profile']) expect(asked.includes(scope), `consent permissions ${JSON.stringify(asked)} lack ${scope}`);
     expect(result.callback.searchParams.get('code'), `no code in ${result.callback}`);
     return result;
   });
