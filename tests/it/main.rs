@@ -26,6 +26,7 @@ mod flows_policies;
 mod keypairs;
 mod limits;
 mod oauth_api;
+mod oauth_flows;
 mod page_login;
 mod sessions;
 mod setup;

@@ -2,6 +2,7 @@
 //! a temporary data directory and a clock the test moves by hand.
 
 pub mod flows;
+pub mod oidc;
 pub mod smtp;
 
 use std::net::SocketAddr;
