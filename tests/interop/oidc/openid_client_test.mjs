@@ -249,7 +249,7 @@ function isRedirectUri(url, registered) {
  * Follows redirects from `start` as a browser would, driving any flow it lands on, until
  * a Location on `stopAt`; returns that URL and what happened on the way.
  */
-async function follow(browser, start, stopAt = redirectUri) {
+async function follow(browser, start, stopAt = redirectUri, { pageEnds = false } = {}) {
   let url = new URL(start, base);
   const trace = { hops: [], components: [], flows: [] };
   for (let hop = 0; hop < 20; hop += 1) {
@@ -272,6 +272,7 @@ async function follow(browser, start, stopAt = redirectUri) {
       url = new URL(location, url);
       continue;
     }
+    if (pageEnds) return { page: { url, status: response.status, text }, trace };
     throw new CheckFailed(
       `GET ${url.pathname}${url.search.slice(0, 120)} answered ${response.status} instead of redirecting: ${text.slice(0, 300)}`,
     );
@@ -609,6 +610,16 @@ async function confidentialRs256() {
   await check('rs256: JWKS has an RSA key, no private parts', () => checkJwks(ctx));
   await check('rs256: authorize without a session redirects to the login flow with next=', () => unauthenticatedRedirect(ctx));
   await check('rs256: authorize refuses an unregistered redirect_uri and an unknown client', () => authorizeErrors(ctx));
+  await check('rs256: prompt=none without a session is login_required at the client (OIDC Core §3.1.2.6)', async () => {
+    const anonymous = new Browser('prompt-none');
+    const request = await newAuthorization(ctx.config, { prompt: 'none' });
+    const response = await anonymous.request(request.url);
+    await response.arrayBuffer();
+    const location = new URL(response.headers.get('location') ?? '/', base);
+    expect(isRedirectUri(location, redirectUri), `prompt=none answered ${response.status} ${location} instead of redirecting to the client`);
+    expectEqual(location.searchParams.get('error'), 'login_required', 'error');
+    expectEqual(location.searchParams.get('state'), request.state, 'state');
+  });
 
   const browser = new Browser('rs256');
   const authorization = await check('rs256: sign in through the executor and get a code', async () => {
@@ -700,6 +711,33 @@ async function confidentialRs256() {
     expectEqual(response.status, 200, 'POST userinfo status');
     const info = await response.json();
     expectEqual(info.sub, sub, 'POST userinfo sub');
+  });
+
+  await check('rs256: prompt=login asks for the password again; auth_time moves (OIDC Core §3.1.2.1)', async () => {
+    const before = tokens.claims().auth_time;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const result = await authorize(browser, ctx.config, { prompt: 'login' });
+    expect(result.trace.components.includes('ak-stage-password') || result.trace.components.includes('ak-stage-identification'),
+      `prompt=login showed ${JSON.stringify(result.trace.components)}`);
+    const again = await exchange(ctx.config, result);
+    expect(again.claims().auth_time > before, `auth_time ${again.claims().auth_time} not after ${before}`);
+  });
+  await check('rs256: max_age with a fresh session: no login, auth_time present', async () => {
+    const result = await authorize(browser, ctx.config, { max_age: '3600' });
+    expectEqual(result.trace.components.filter((c) => c !== 'xak-flow-redirect'), [], 'challenges shown');
+    const granted = await client.authorizationCodeGrant(ctx.config, result.callback, {
+      pkceCodeVerifier: result.codeVerifier,
+      expectedState: result.state,
+      expectedNonce: result.nonce,
+      maxAge: 3600,
+      idTokenExpected: true,
+    });
+    expect(typeof granted.claims().auth_time === 'number', 'no auth_time although max_age was asked');
+  });
+  await check('rs256: prompt=none with a session gives a code without any page', async () => {
+    const result = await authorize(browser, ctx.config, { prompt: 'none' });
+    expectEqual(result.trace.flows, [], 'flows run for prompt=none');
+    await exchange(ctx.config, result);
   });
 
   const refreshed = await check('rs256: refresh rotates the refresh token', async () => {
@@ -816,6 +854,29 @@ async function confidentialRs256() {
     // authentik answers 403 here, gatehouse 401: either way the cookie no longer signs in.
     expect([401, 403].includes(after.status), `me/ with the session cookie after logout: wanted 401/403, got ${after.status}`);
   });
+  await check('rs256: end-session never redirects to an unregistered post_logout_redirect_uri', () => logoutToUnregistered(ctx));
+}
+
+async function logoutToUnregistered(ctx) {
+  // OIDC RP-Initiated Logout §3: no redirect to a post_logout_redirect_uri that was not
+  // registered.
+  const browser = new Browser('logout-unregistered');
+  const authorization = await authorize(browser, ctx.config);
+  const tokens = await exchange(ctx.config, authorization);
+  const evil = 'http://127.0.0.1:9/evil-logout';
+  const url = client.buildEndSessionUrl(ctx.config, {
+    id_token_hint: tokens.id_token,
+    post_logout_redirect_uri: evil,
+    state: 'x',
+  });
+  let result;
+  try {
+    result = await follow(browser, url, evil, { pageEnds: true });
+  } catch (error) {
+    // Redirected somewhere else off-site: not to the unregistered URI, but still odd.
+    throw new CheckFailed(`end-session with an unregistered post_logout_redirect_uri: ${describe(error)}`);
+  }
+  expect(!result.url, `redirected to the unregistered post_logout_redirect_uri ${result.url}`);
 }
 
 async function confidentialEs256() {
