@@ -310,7 +310,8 @@ class Run:
         expect_equal(info.get("preferred_username"), self.user["username"], "userinfo preferred_username")
         expect_equal(info.get("name"), self.user["name"], "userinfo name")
 
-    def refresh(self, session: OAuth2Session, token: dict, sub: str) -> dict:
+    def refresh(self, session: OAuth2Session, token: dict, original: dict) -> dict:
+        sub = original["sub"]
         old = token["refresh_token"]
         self.token_requests.clear()
         refreshed = session.refresh_token(self.metadata["token_endpoint"], refresh_token=old)
@@ -322,7 +323,12 @@ class Run:
                "the refresh token was not rotated")
         if refreshed.get("id_token"):
             claims = self.validate_id_token(refreshed["id_token"], None, refreshed["access_token"])
+            # OIDC Core §12.2: the same subject, and the time of the original sign-in.
             expect_equal(claims["sub"], sub, "sub after refresh")
+            if "auth_time" in claims:
+                expect_equal(claims["auth_time"], original.get("auth_time"), "auth_time after refresh")
+            if "nonce" in claims:
+                expect_equal(claims["nonce"], original.get("nonce"), "nonce after refresh")
         self.userinfo(session, sub)
         return refreshed
 
@@ -346,7 +352,7 @@ class Run:
             lambda: self.validate_id_token(token["id_token"], login["nonce"], token["access_token"]),
         )
         self.check("userinfo", lambda: self.userinfo(login["session"], claims["sub"]))
-        self.check("refresh_token rotates", lambda: self.refresh(login["session"], token, claims["sub"]))
+        self.check("refresh_token rotates", lambda: self.refresh(login["session"], token, claims))
         self.check("the old refresh token is refused (invalid_grant)",
                    lambda: self.old_refresh_refused(token["refresh_token"]))
 

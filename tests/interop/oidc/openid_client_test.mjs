@@ -746,9 +746,15 @@ async function confidentialRs256() {
     expect(refreshed.refresh_token && refreshed.refresh_token !== tokens.refresh_token, 'the refresh token was not rotated');
     expect(refreshed.access_token !== tokens.access_token, 'the same access token after refresh');
     if (refreshed.id_token) {
+      // OIDC Core §12.2: same iss, sub, aud; auth_time of the original sign-in; a nonce
+      // only if it is the original one.
       const claims = refreshed.claims();
+      const original = tokens.claims();
       expectEqual(claims.sub, sub, 'sub in the refreshed id_token');
       expectEqual(claims.iss, ctx.issuer, 'iss in the refreshed id_token');
+      expectEqual(claims.aud, original.aud, 'aud in the refreshed id_token');
+      if (claims.auth_time !== undefined) expectEqual(claims.auth_time, original.auth_time, 'auth_time in the refreshed id_token');
+      if (claims.nonce !== undefined) expectEqual(claims.nonce, original.nonce, 'nonce in the refreshed id_token');
     }
     expectNoStore(ctx);
     await userinfo(ctx, refreshed.access_token, sub);
