@@ -842,6 +842,24 @@ async function confidentialRs256() {
     expectEqual(info.preferred_username, user.username, 'device grant userinfo preferred_username');
   });
 
+  await check('rs256: a denied device authorization polls as access_denied (RFC 8628 §3.5)', async () => {
+    const response = await client.initiateDeviceAuthorization(ctx.config, { scope: 'openid' });
+    const page = await browser.request(`/device/?code=${encodeURIComponent(response.user_code)}`);
+    const fields = formFields(await page.text());
+    expect(fields.csrf_token, 'no csrf_token in the device page');
+    const denied = await browser.request('/device/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ code: fields.code, csrf_token: fields.csrf_token, action: 'deny' }).toString(),
+    });
+    await denied.arrayBuffer();
+    expect(denied.status < 500, `POST /device/ deny answered ${denied.status}`);
+    await expectOAuthError('access_denied', 'poll after denial', () =>
+      client.genericGrantRequest(ctx.config, 'urn:ietf:params:oauth:grant-type:device_code', {
+        device_code: response.device_code,
+      }));
+  });
+
   await check('rs256: RP-initiated logout redirects back with state and ends the session', async () => {
     const state = client.randomState();
     const url = client.buildEndSessionUrl(ctx.config, {
