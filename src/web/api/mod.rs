@@ -4,6 +4,7 @@ pub mod admin;
 pub mod applications;
 pub mod brands;
 pub mod executor;
+pub mod field_errors;
 pub mod flow_bindings;
 pub mod flows;
 pub mod groups;

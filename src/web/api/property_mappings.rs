@@ -19,6 +19,7 @@ use crate::store::{Catalog, StoreError};
 use super::super::error::ApiError;
 use super::super::extract::ApiAdmin;
 use super::super::state::AppState;
+use super::field_errors::FieldErrors;
 use super::nullable::present;
 use super::pagination::{ListParams, paginate_in_memory};
 
@@ -176,31 +177,23 @@ fn apply(
     input: MappingInput,
     full: bool,
 ) -> Result<(), ApiError> {
-    let mut errors = std::collections::BTreeMap::<String, Vec<String>>::new();
-    let mut fail = |field: &str, message: &str| {
-        errors
-            .entry(field.to_owned())
-            .or_default()
-            .push(message.to_owned());
-    };
-    let native = mapping.standard().is_some();
-    let MappingKind::Scope(scope) = &mut mapping.kind;
+    let mut errors = FieldErrors::default();
     for (field, given) in [
         ("name", &input.name),
         ("expression", &input.expression),
         ("scope_name", &input.scope_name),
     ] {
         if full && given.is_none() {
-            fail(field, "This field is required.");
+            errors.add(field, "This field is required.");
         }
     }
     if let Some(name) = input.name.as_deref().map(str::trim) {
         if name.is_empty() {
-            fail("name", "This field may not be blank.");
+            errors.add("name", "This field may not be blank.");
         } else if (catalog.property_mappings().iter())
             .any(|other| other.name == name && other.id != mapping.id)
         {
-            fail("name", NAME_TAKEN);
+            errors.add("name", NAME_TAKEN);
         }
         mapping.name = name.to_owned();
     }
@@ -208,26 +201,17 @@ fn apply(
         let managed = managed
             .map(|key| key.trim().to_owned())
             .filter(|key| !key.is_empty());
-        if native && managed != mapping.managed {
-            fail("managed", NATIVE);
-        } else if !native
-            && managed
-                .as_deref()
-                .is_some_and(|key| key.starts_with(MANAGED_PREFIX))
-        {
-            fail(
-                "managed",
-                "This key is reserved for gatehouse's built-in scope mappings.",
-            );
-        } else {
+        if let Some(managed) = errors.check("managed", managed_key(mapping, managed)) {
             mapping.managed = managed;
         }
     }
+    let native = mapping.standard().is_some();
+    let MappingKind::Scope(scope) = &mut mapping.kind;
     if let Some(scope_name) = input.scope_name.map(|name| name.trim().to_owned()) {
         if native && scope_name != scope.scope_name {
-            fail("scope_name", NATIVE);
+            errors.add("scope_name", NATIVE);
         } else if !is_scope_token(&scope_name) {
-            fail(
+            errors.add(
                 "scope_name",
                 "A scope name is one word of printable characters, without spaces, quotes or backslashes (RFC 6749 \u{a7}3.3).",
             );
@@ -235,28 +219,59 @@ fn apply(
         scope.scope_name = scope_name;
     }
     if let Some(expression) = input.expression {
-        if native && expression != scope.expression {
-            fail("expression", NATIVE);
-        } else if expression.trim().is_empty() {
-            fail("expression", "This field may not be blank.");
-        } else if !native {
-            if let Err(message) = state.policies.check_expression(&expression) {
-                fail(
-                    "expression",
-                    &format!("Expression does not compile: {message}"),
-                );
-            }
-        }
+        let checked = expression_check(state, native, &scope.expression, &expression);
+        errors.check("expression", checked);
         scope.expression = expression;
     }
     if let Some(description) = input.description {
         scope.description = description;
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Invalid(errors))
+    errors.finish()
+}
+
+/// A new `managed` key: a built-in mapping keeps its own, and the built-in keys are
+/// gatehouse's alone.
+fn managed_key(
+    mapping: &PropertyMapping,
+    managed: Option<String>,
+) -> Result<Option<String>, String> {
+    if mapping.standard().is_some() {
+        return if managed == mapping.managed {
+            Ok(managed)
+        } else {
+            Err(NATIVE.to_owned())
+        };
     }
+    if managed
+        .as_deref()
+        .is_some_and(|key| key.starts_with(MANAGED_PREFIX))
+    {
+        return Err("This key is reserved for gatehouse's built-in scope mappings.".to_owned());
+    }
+    Ok(managed)
+}
+
+/// A built-in mapping keeps its documented expression; a custom one must compile.
+fn expression_check(
+    state: &AppState,
+    native: bool,
+    current: &str,
+    expression: &str,
+) -> Result<(), String> {
+    if native {
+        return if expression == current {
+            Ok(())
+        } else {
+            Err(NATIVE.to_owned())
+        };
+    }
+    if expression.trim().is_empty() {
+        return Err("This field may not be blank.".to_owned());
+    }
+    state
+        .policies
+        .check_expression(expression)
+        .map_err(|message| format!("Expression does not compile: {message}"))
 }
 
 fn conflict(error: StoreError) -> ApiError {

@@ -3,43 +3,13 @@
 //! returns the message a field error carries, in Django REST framework's wording where
 //! it has one.
 
-use std::collections::BTreeMap;
-
 use uuid::Uuid;
 
 use crate::model::{FlowDesignation, FlowId, MatchingMode, RedirectUri};
 use crate::store::Catalog;
 
-use super::super::super::error::ApiError;
-
 /// Bound on a compiled redirect-URI pattern, against patterns that blow up in size.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
-/// Field errors gathered over a whole body, as DRF reports them together.
-#[derive(Debug, Default)]
-pub struct FieldErrors(BTreeMap<String, Vec<String>>);
-
-impl FieldErrors {
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0
-            .entry(field.to_owned())
-            .or_default()
-            .push(message.into());
-    }
-
-    /// Records the outcome of a check and passes its value on.
-    pub fn check<T>(&mut self, field: &str, outcome: Result<T, String>) -> Option<T> {
-        outcome.map_err(|message| self.add(field, message)).ok()
-    }
-
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Invalid(self.0))
-        }
-    }
-}
 
 pub fn parse_uuid(text: &str) -> Result<Uuid, String> {
     Uuid::parse_str(text.trim()).map_err(|_| format!("\u{201c}{text}\u{201d} is not a valid UUID."))

@@ -17,8 +17,9 @@ use crate::model::{
 use crate::store::Catalog;
 
 use super::super::super::error::ApiError;
+use super::super::field_errors::FieldErrors;
 use super::super::nullable::present;
-use super::checks::{self, FieldErrors};
+use super::checks;
 
 const CLIENT_ID_LENGTH: usize = 40;
 const CLIENT_SECRET_LENGTH: usize = 128;
@@ -288,8 +289,18 @@ fn apply_client(
             oauth.client_id = client_id.to_owned();
         }
     }
+    apply_secret(ctx, errors, oauth, input.client_secret.as_deref(), write)
+}
+
+/// The secret after the client type is known; returns whether it changed.
+fn apply_secret(
+    ctx: &Context<'_>,
+    errors: &mut FieldErrors,
+    oauth: &mut OAuth2Provider,
+    secret: Option<&str>,
+    write: Write,
+) -> bool {
     let before = ctx.secret_box.open(&oauth.client_secret_sealed);
-    let secret = input.client_secret.as_deref();
     match (oauth.client_type, secret) {
         // A public client cannot keep a secret (RFC 6749 §2.1): none is stored.
         (ClientType::Public, Some(secret)) if !secret.is_empty() => errors.add(
@@ -329,7 +340,40 @@ fn apply_tokens(
     oauth: &mut OAuth2Provider,
     input: &ProviderInput,
 ) -> bool {
-    // Tokens already out were issued with the old lifetime.
+    let keep_for = apply_lifetimes(errors, oauth, input);
+    if let Some(include) = input.include_claims_in_id_token {
+        oauth.include_claims_in_id_token = include;
+    }
+    if let Some(text) = &input.sub_mode {
+        if let Some(mode) = choice(errors, "sub_mode", text) {
+            oauth.sub_mode = mode;
+        }
+    }
+    if let Some(text) = &input.issuer_mode {
+        if let Some(mode) = choice(errors, "issuer_mode", text) {
+            oauth.issuer_mode = mode;
+        }
+    }
+    let key = match &input.signing_key {
+        None => oauth.signing_key,
+        Some(None) => None,
+        Some(Some(pk)) => errors
+            .check("signing_key", checks::signing_key(ctx.catalog, pk))
+            .or(oauth.signing_key),
+    };
+    let changed = key != oauth.signing_key;
+    oauth.replace_signing_key(key, ctx.now, keep_for);
+    changed
+}
+
+/// The three lifetimes and the refresh threshold; returns how long a replaced signing
+/// key must stay published: the longer of the access-token lifetimes before and after
+/// (tokens already out were issued with the old one).
+fn apply_lifetimes(
+    errors: &mut FieldErrors,
+    oauth: &mut OAuth2Provider,
+    input: &ProviderInput,
+) -> u64 {
     let old_access = oauth.lifetimes().map(|lifetimes| lifetimes.access).ok();
     let lifetimes = [
         (&input.access_code_validity, &mut oauth.access_code_validity),
@@ -363,30 +407,7 @@ fn apply_tokens(
         };
         errors.check("refresh_token_threshold", checked);
     }
-    if let Some(include) = input.include_claims_in_id_token {
-        oauth.include_claims_in_id_token = include;
-    }
-    if let Some(text) = &input.sub_mode {
-        if let Some(mode) = choice(errors, "sub_mode", text) {
-            oauth.sub_mode = mode;
-        }
-    }
-    if let Some(text) = &input.issuer_mode {
-        if let Some(mode) = choice(errors, "issuer_mode", text) {
-            oauth.issuer_mode = mode;
-        }
-    }
-    let key = match &input.signing_key {
-        None => oauth.signing_key,
-        Some(None) => None,
-        Some(Some(pk)) => errors
-            .check("signing_key", checks::signing_key(ctx.catalog, pk))
-            .or(oauth.signing_key),
-    };
-    let changed = key != oauth.signing_key;
-    let keep_for = old_access.max(new_access).unwrap_or_default();
-    oauth.replace_signing_key(key, ctx.now, keep_for);
-    changed
+    old_access.max(new_access).unwrap_or_default()
 }
 
 fn apply_redirect_uris(
