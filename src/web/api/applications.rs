@@ -1,7 +1,9 @@
 //! `core/applications/`, in authentik's shape: admins manage applications; anyone signed
 //! in lists the applications they may open (authentik's behaviour), and an admin asks for
 //! the whole list with `superuser_full_list=true`. `check_access/` explains, for one user,
-//! why an application is open or closed to them.
+//! why an application is open or closed to them. An application points at its provider
+//! by the provider's integer pk (one application per provider, as authentik's one-to-one
+//! link) and shows it as `provider_obj`.
 
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpResponse, delete, get, patch, post, put};
