@@ -4,6 +4,7 @@
 //!
 //! - `default-authentication-flow`: who are you (username or email) → password → signed in.
 //! - `default-invalidation-flow`: signed out.
+//! - `default-provider-invalidation-flow`: signed out, after an application's logout.
 //! - `default-provider-authorization-implicit-consent`: nothing to click (signed-in users).
 //! - `default-provider-authorization-explicit-consent`: "App wants to access…" → continue.
 //! - `default-enrollment-flow`: invitation link only → choose username, name, email,
@@ -271,6 +272,20 @@ fn default_flows() -> Vec<(Flow, Vec<Stage>)> {
             flow(
                 "default-invalidation-flow",
                 "Default invalidation flow",
+                FlowDesignation::Invalidation,
+                FlowAuthentication::None,
+            ),
+            vec![stage(
+                "default-invalidation-logout",
+                StageKind::UserLogout(UserLogoutStage::default()),
+            )],
+        ),
+        (
+            // What RP-initiated logout runs (authentik's name, so its guides' provider
+            // settings work): signing out of an application signs out of gatehouse.
+            flow(
+                "default-provider-invalidation-flow",
+                "Signed out",
                 FlowDesignation::Invalidation,
                 FlowAuthentication::None,
             ),

@@ -105,7 +105,7 @@ pub async fn user_claims(
         let Some(scope) = mapping.scope() else {
             continue;
         };
-        if !scopes.iter().any(|granted| *granted == scope.scope_name) {
+        if !scopes.contains(&scope.scope_name) {
             continue;
         }
         if let Some(standard) = mapping.standard() {
