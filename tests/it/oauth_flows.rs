@@ -68,10 +68,14 @@ fn assert_client_error(params: &HashMap<String, String>, code: &str, rp: &Rp) {
     assert!(!params.contains_key("code"), "{params:?}");
 }
 
-/// Status, Location and body of a page answer.
+/// Status, Location and body of an HTML page answer.
 async fn page(response: reqwest::Response) -> (u16, Option<String>, String) {
     let status = response.status().as_u16();
     let location = location(&response);
+    if location.is_none() {
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+    }
     (status, location, unescape(&response.text().await.unwrap()))
 }
 
@@ -257,7 +261,9 @@ async fn request_errors_after_the_redirect_uri_is_checked_go_back_to_the_client(
     let spa = Rp::create(&server, "Photos", json!({"client_type": "public"})).await;
     let ua = UserAgent::new(&server, "alice").await;
     let pkce = Pkce::new();
-    let cases: Vec<(&Rp, Vec<(&str, &str)>, &str)> = vec![
+    // (client, parameters replaced, the error the client gets)
+    type Case<'a> = (&'a Rp, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             &rp,
             vec![("response_type", "token")],
@@ -544,6 +550,49 @@ async fn codes_belong_to_one_client_and_one_redirect_uri_and_secrets_are_checked
         .await
         .assert_error(400, "invalid_grant");
     Tokens::of(&a.refresh(tokens.refresh()).await);
+
+    // Malformed requests.
+    a.token(&[
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", "x"),
+    ])
+    .await
+    .assert_error(400, "unsupported_grant_type");
+    a.token(&[("code", "x")])
+        .await
+        .assert_error(400, "invalid_request");
+    let code = ua.code_for(&a, &[]).await;
+    a.token(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("code", &code),
+        ("redirect_uri", &a.redirect_uri),
+    ])
+    .await
+    .assert_error(400, "invalid_request");
+
+    // A rotated secret: the old one stops working at once.
+    let rotated = server
+        .admin_send(
+            Method::PATCH,
+            &format!("/api/v3/providers/oauth2/{}/", a.provider_pk),
+            json!({"client_secret": "rotated-secret-0123456789"}),
+        )
+        .await;
+    assert_eq!(rotated.status(), 200);
+    let client_credentials = [("grant_type", "client_credentials")];
+    a.post("token", Auth::Post, &client_credentials)
+        .await
+        .assert_error(401, "invalid_client");
+    let fresh = a
+        .post(
+            "token",
+            Auth::As(&a.client_id, "rotated-secret-0123456789"),
+            &client_credentials,
+        )
+        .await;
+    Tokens::of(&fresh);
 }
 
 async fn answer_of(response: reqwest::Response) -> Answer {
@@ -679,6 +728,18 @@ async fn a_user_without_access_is_refused_and_the_client_gets_access_denied_neve
     rp.token(&[("grant_type", "client_credentials")])
         .await
         .assert_error(400, "access_denied");
+
+    // Nor can she approve a device for it.
+    let (device_code, user_code) = device_codes(&rp).await;
+    let (status, html) = answer_device(&alice, &user_code, "approve").await;
+    assert_eq!(status, 403, "{html}");
+    assert!(
+        html.contains("You do not have access to Grafana."),
+        "{html}"
+    );
+    poll(&rp, &device_code)
+        .await
+        .assert_error(400, "access_denied");
 }
 
 // --- 9. deactivated users --------------------------------------------------------------------
@@ -795,6 +856,14 @@ async fn prompt_none_login_and_consent_and_remembered_consent() {
     );
     ua.code_for(&rp, &[("prompt", "login")]).await;
     assert_eq!(ua.flows, [LOGIN_FLOW]);
+
+    // max_age: a session older than that signs in again, a younger one does not.
+    server.clock.advance(120);
+    ua.flows.clear();
+    ua.code_for(&rp, &[("max_age", "3600")]).await;
+    assert!(ua.flows.is_empty(), "{:?}", ua.flows);
+    ua.code_for(&rp, &[("max_age", "60")]).await;
+    assert_eq!(ua.flows, [LOGIN_FLOW]);
 }
 
 /// Switches the default consent stage to remembering consents for good.
@@ -837,6 +906,14 @@ async fn a_pending_authorization_cannot_be_finished_in_another_browser() {
     let (status, location, html) = page(mallory.get(&server.url(&resume)).await).await;
     assert_eq!((status, location), (400, None));
     assert!(html.contains("started in another browser"), "{html}");
+    assert!(mallory.cookie("gatehouse_session").is_some());
+
+    // The browser that started it finishes it, once: the pending URL is then spent.
+    let mut ua = ua;
+    let landing = ua.go(&resume).await;
+    assert!(landing.at_client(&rp.redirect_uri).contains_key("code"));
+    let (status, location, html) = page(ua.get(&server.url(&resume)).await).await;
+    assert_eq!((status, location), (400, None), "{html}");
 }
 
 // --- 11. discovery, and an independent relying party ---------------------------------------
@@ -941,6 +1018,14 @@ async fn discovery_lists_only_served_endpoints_and_an_independent_rp_verifies_th
         );
     }
 
+    // Without the openid scope: plain OAuth, no id token.
+    let code = ua.code_for(&rsa, &[("scope", "email")]).await;
+    let plain_oauth = Tokens::of(&rsa.exchange(&code, None).await);
+    assert!(plain_oauth.id.is_none());
+    assert!(plain_oauth.refresh.is_some());
+    let info = rsa.userinfo(&plain_oauth.access).await;
+    assert_eq!(info.assert_ok()["email"], "alice@example.com");
+
     // Each application's keys verify only its own tokens.
     let rsa_jwks: CoreJsonWebKeySet = serde_json::from_value(rsa.jwks().await).unwrap();
     let ec_token: CoreIdToken = ua.tokens_for(&ec).await.id().parse().unwrap();
@@ -1029,12 +1114,38 @@ async fn forged_misused_expired_and_revoked_tokens_are_refused_at_userinfo() {
     rp.revoke(&revoked.access).await;
     assert_refused(&rp, &revoked.access, "a revoked access token").await;
     assert_inactive(&rp, &revoked.access, "a revoked access token").await;
+    // Revoking a refresh token ends its grant, access tokens included.
+    let family = ua.tokens_for(&rp).await;
+    rp.revoke(family.refresh()).await;
+    assert_refused(
+        &rp,
+        &family.access,
+        "access token of a revoked refresh token",
+    )
+    .await;
+    rp.refresh(family.refresh())
+        .await
+        .assert_error(400, "invalid_grant");
 
     // Expired: past access_token_validity (an hour).
     rp.userinfo(&tokens.access).await.assert_ok();
     server.clock.advance(3601);
     assert_refused(&rp, &tokens.access, "an expired access token").await;
     assert_inactive(&rp, &tokens.access, "an expired access token").await;
+
+    // A token of a provider deleted since.
+    let gone = Rp::create(&server, "Notes", json!({})).await;
+    let orphan = ua.tokens_for(&gone).await;
+    gone.userinfo(&orphan.access).await.assert_ok();
+    let deleted = server
+        .admin_send(
+            Method::DELETE,
+            &format!("/api/v3/providers/oauth2/{}/", gone.provider_pk),
+            json!({}),
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    assert_refused(&rp, &orphan.access, "a token of a deleted provider").await;
 
     // No token at all.
     let bare = rp.get("/application/o/userinfo/").await;
@@ -1228,6 +1339,11 @@ async fn device_grant_pending_slow_down_approve_deny_and_spent_codes() {
     poll(&rp, "made-up")
         .await
         .assert_error(400, "expired_token");
+    // Another client cannot poll it.
+    let other = Rp::create(&server, "Wiki", json!({})).await;
+    poll(&other, &device_code)
+        .await
+        .assert_error(400, "invalid_grant");
 
     // Not signed in: sent to sign in, coming back to the code.
     let response = ua

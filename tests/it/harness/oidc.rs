@@ -102,6 +102,7 @@ pub async fn keypair_pk(server: &TestServer, managed: &str) -> String {
 /// A relying party: an OAuth2 provider with its application, made through the API.
 pub struct Rp {
     pub base: String,
+    pub provider_pk: i64,
     pub app_pk: String,
     pub slug: String,
     pub client_id: String,
@@ -166,6 +167,7 @@ impl Rp {
         let app: Value = app.json().await.unwrap();
         Rp {
             base: server.url(""),
+            provider_pk: provider["pk"].as_i64().unwrap(),
             app_pk: app["pk"].as_str().unwrap().to_owned(),
             slug,
             client_id: provider["client_id"].as_str().unwrap().to_owned(),
