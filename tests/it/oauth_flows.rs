@@ -659,10 +659,6 @@ async fn a_refresh_may_narrow_the_scopes_but_not_widen_them() {
 }
 
 #[tokio::test]
-#[ignore = "bug: src/providers/oauth2/grants/refresh_token.rs marks the refresh token used \
-            (use_refresh_token, line 43) before checking the requested scope (line 61): \
-            a refresh refused with invalid_scope spends the token, and the client's retry \
-            with it is taken for reuse and revokes the whole family"]
 async fn a_refused_refresh_leaves_the_refresh_token_usable() {
     let (_server, rp, mut ua) = grafana_and_alice(json!({})).await;
     let tokens = ua.tokens_for(&rp).await;

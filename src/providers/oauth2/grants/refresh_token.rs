@@ -31,6 +31,21 @@ pub async fn refresh(
     if stored.revoked || stored.expires <= now {
         return Err(invalid());
     }
+    // A refresh may narrow the scopes, never widen them (RFC 6749 §6); checked before the
+    // token is spent, so a refused request leaves it usable.
+    let scopes = match request.field("scope") {
+        None => stored.scopes.clone(),
+        Some(asked) => {
+            let asked: Vec<String> = asked.split_ascii_whitespace().map(str::to_owned).collect();
+            if let Some(extra) = asked.iter().find(|scope| !stored.scopes.contains(scope)) {
+                return Err(OAuthError::new(
+                    "invalid_scope",
+                    format!("The scope {extra} was not granted originally."),
+                ));
+            }
+            asked
+        }
+    };
     let lifetimes = client
         .oauth()
         .lifetimes()
@@ -57,20 +72,6 @@ pub async fn refresh(
             .await;
         return Err(invalid());
     }
-    // A refresh may narrow the scopes, never widen them (RFC 6749 §6).
-    let scopes = match request.field("scope") {
-        None => stored.scopes.clone(),
-        Some(asked) => {
-            let asked: Vec<String> = asked.split_ascii_whitespace().map(str::to_owned).collect();
-            if let Some(extra) = asked.iter().find(|scope| !stored.scopes.contains(scope)) {
-                return Err(OAuthError::new(
-                    "invalid_scope",
-                    format!("The scope {extra} was not granted originally."),
-                ));
-            }
-            asked
-        }
-    };
     let (user, groups) = active_user(services, stored.user).await?;
     issue(
         services,
