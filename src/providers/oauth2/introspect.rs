@@ -5,13 +5,52 @@
 use serde_json::{Value, json};
 
 use crate::crypto::sha256_hex;
-use crate::model::EventAction;
+use crate::model::{EventAction, RefreshToken};
 
 use super::client::{self, Client, PresentedClient};
 use super::grants::{active_user, is_revoked, revoke_grant};
 use super::jwt::{self, Kind};
 use super::userinfo::token_user;
 use super::{OAuthError, OAuthServices, ns};
+
+/// A presented token, as far as the calling client may know it.
+enum Recognised {
+    /// One of this client's access tokens, signature and expiry checked (its claims).
+    Access(Value),
+    /// One of this client's refresh tokens, as stored (maybe used, revoked or expired).
+    Refresh(RefreshToken),
+    /// Not ours, not this client's, or not a token at all.
+    Unknown,
+}
+
+async fn recognise(
+    services: &OAuthServices,
+    client: &Client,
+    token: &str,
+) -> Result<Recognised, OAuthError> {
+    let now = services.clock.now();
+    let verified = jwt::verify(
+        &client.catalog,
+        &services.secret_box,
+        token,
+        Kind::Access,
+        now,
+        false,
+    );
+    if let Ok(verified) = verified {
+        return Ok(if verified.client_id == client.oauth().client_id {
+            Recognised::Access(verified.claims)
+        } else {
+            Recognised::Unknown
+        });
+    }
+    let hash = sha256_hex(token.as_bytes());
+    let stored = services.db.read(move |tx| tx.refresh_token(&hash)).await?;
+    Ok(match stored {
+        Some(stored) if stored.provider == client.provider.id => Recognised::Refresh(stored),
+        _ => Recognised::Unknown,
+    })
+}
 
 fn inactive() -> Value {
     json!({"active": false})
@@ -25,62 +64,51 @@ pub async fn introspect(
     let catalog = services.catalog.load();
     let client = client::authenticate(&catalog, &services.secret_box, presented)?;
     let now = services.clock.now();
-    if let Ok(verified) = jwt::verify(
-        &catalog,
-        &services.secret_box,
-        token,
-        Kind::Access,
-        now,
-        false,
-    ) {
-        if verified.client_id != client.oauth().client_id || is_revoked(services, &verified.claims)?
-        {
-            return Ok(inactive());
+    match recognise(services, &client, token).await? {
+        Recognised::Access(claims) => {
+            if is_revoked(services, &claims)? {
+                return Ok(inactive());
+            }
+            let Ok(user_id) = token_user(services, &claims) else {
+                return Ok(inactive());
+            };
+            let Ok((user, _)) = active_user(services, user_id).await else {
+                return Ok(inactive());
+            };
+            let claim = |name: &str| claims.get(name).cloned().unwrap_or(Value::Null);
+            Ok(json!({
+                "active": true,
+                "scope": claim("scope"),
+                "client_id": claim("client_id"),
+                "username": user.username.as_str(),
+                "token_type": "Bearer",
+                "exp": claim("exp"),
+                "iat": claim("iat"),
+                "sub": claim("sub"),
+                "aud": claim("aud"),
+                "iss": claim("iss"),
+                "jti": claim("jti"),
+            }))
         }
-        let Ok(user_id) = token_user(services, &verified.claims) else {
-            return Ok(inactive());
-        };
-        let Ok((user, _)) = active_user(services, user_id).await else {
-            return Ok(inactive());
-        };
-        let claim = |name: &str| verified.claims.get(name).cloned().unwrap_or(Value::Null);
-        return Ok(json!({
-            "active": true,
-            "scope": claim("scope"),
-            "client_id": claim("client_id"),
-            "username": user.username.as_str(),
-            "token_type": "Bearer",
-            "exp": claim("exp"),
-            "iat": claim("iat"),
-            "sub": claim("sub"),
-            "aud": claim("aud"),
-            "iss": claim("iss"),
-            "jti": claim("jti"),
-        }));
+        Recognised::Refresh(stored) => {
+            if stored.used || stored.revoked || stored.expires <= now {
+                return Ok(inactive());
+            }
+            let Ok((user, _)) = active_user(services, stored.user).await else {
+                return Ok(inactive());
+            };
+            Ok(json!({
+                "active": true,
+                "scope": stored.scopes.join(" "),
+                "client_id": client.oauth().client_id,
+                "username": user.username.as_str(),
+                "token_type": "refresh_token",
+                "exp": stored.expires.0,
+                "iat": stored.created.0,
+            }))
+        }
+        Recognised::Unknown => Ok(inactive()),
     }
-    let hash = sha256_hex(token.as_bytes());
-    let Some(stored) = services.db.read(move |tx| tx.refresh_token(&hash)).await? else {
-        return Ok(inactive());
-    };
-    if stored.provider != client.provider.id
-        || stored.used
-        || stored.revoked
-        || stored.expires <= now
-    {
-        return Ok(inactive());
-    }
-    let Ok((user, _)) = active_user(services, stored.user).await else {
-        return Ok(inactive());
-    };
-    Ok(json!({
-        "active": true,
-        "scope": stored.scopes.join(" "),
-        "client_id": client.oauth().client_id,
-        "username": user.username.as_str(),
-        "token_type": "refresh_token",
-        "exp": stored.expires.0,
-        "iat": stored.created.0,
-    }))
 }
 
 /// Always succeeds for an authenticated client (RFC 7009 §2.2), whatever the token.
@@ -93,49 +121,35 @@ pub async fn revoke(
     let catalog = services.catalog.load();
     let client = client::authenticate(&catalog, &services.secret_box, presented)?;
     let now = services.clock.now();
-    if let Ok(verified) = jwt::verify(
-        &catalog,
-        &services.secret_box,
-        token,
-        Kind::Access,
-        now,
-        false,
-    ) {
-        if verified.client_id == client.oauth().client_id {
-            let jti = verified
-                .claims
+    match recognise(services, &client, token).await? {
+        Recognised::Access(claims) => {
+            let jti = claims
                 .get("jti")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let expires = verified
-                .claims
-                .get("exp")
-                .and_then(Value::as_i64)
-                .unwrap_or(now.0);
+            let expires = claims.get("exp").and_then(Value::as_i64).unwrap_or(now.0);
             let ttl = u64::try_from(expires - now.0).unwrap_or(0).max(1);
             services
                 .ephemeral
                 .put(ns::REVOKED_TOKENS, jti, &true, ttl)?;
             record(services, &client, "access_token", client_ip).await;
         }
-        return Ok(());
-    }
-    let hash = sha256_hex(token.as_bytes());
-    let stored = services.db.read(move |tx| tx.refresh_token(&hash)).await?;
-    if let Some(stored) = stored.filter(|stored| stored.provider == client.provider.id) {
-        // Revoking a refresh token ends its whole grant, access tokens included
-        // (RFC 7009 §2.1 lets the server do so, and it is what a user logging out means).
-        let lifetimes = client
-            .oauth()
-            .lifetimes()
-            .map_err(|_| OAuthError::server_error())?;
-        revoke_grant(
-            services,
-            stored.grant,
-            lifetimes.refresh.max(lifetimes.access),
-        )
-        .await?;
-        record(services, &client, "refresh_token", client_ip).await;
+        Recognised::Refresh(stored) => {
+            // Revoking a refresh token ends its whole grant, access tokens included
+            // (RFC 7009 §2.1 lets the server do so, and it is what logging out means).
+            let lifetimes = client
+                .oauth()
+                .lifetimes()
+                .map_err(|_| OAuthError::server_error())?;
+            revoke_grant(
+                services,
+                stored.grant,
+                lifetimes.refresh.max(lifetimes.access),
+            )
+            .await?;
+            record(services, &client, "refresh_token", client_ip).await;
+        }
+        Recognised::Unknown => {}
     }
     Ok(())
 }

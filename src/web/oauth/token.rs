@@ -5,6 +5,7 @@
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 
+use crate::providers::oauth2::client::PresentedClient;
 use crate::providers::oauth2::grants::{self, TokenRequest};
 use crate::providers::oauth2::{OAuthError, device, introspect as engine};
 
@@ -36,18 +37,27 @@ pub async fn token_endpoint(state: Data<AppState>, http: HttpRequest, body: Byte
     }
 }
 
+/// The client's credentials and the `token` of an introspection or revocation request.
+fn client_and_token(
+    http: &HttpRequest,
+    body: &[u8],
+) -> Result<(PresentedClient, String), OAuthError> {
+    let form = parse_form(body)?;
+    let client = presented_client(http, &form)?;
+    let token = form
+        .get("token")
+        .filter(|token| !token.is_empty())
+        .cloned()
+        .ok_or_else(|| OAuthError::invalid_request("The token parameter is missing."))?;
+    Ok((client, token))
+}
+
 #[post("/application/o/introspect/")]
 pub async fn introspect(state: Data<AppState>, http: HttpRequest, body: Bytes) -> HttpResponse {
-    let result = async {
-        let form = parse_form(&body)?;
-        let client = presented_client(&http, &form)?;
-        let token = form
-            .get("token")
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| OAuthError::invalid_request("The token parameter is missing."))?;
-        engine::introspect(&state.oauth, &client, token).await
-    }
-    .await;
+    let result = match client_and_token(&http, &body) {
+        Ok((client, token)) => engine::introspect(&state.oauth, &client, &token).await,
+        Err(error) => Err(error),
+    };
     match result {
         Ok(body) => json_response(body),
         Err(error) => error_response(&error),
@@ -56,16 +66,12 @@ pub async fn introspect(state: Data<AppState>, http: HttpRequest, body: Bytes) -
 
 #[post("/application/o/revoke/")]
 pub async fn revoke(state: Data<AppState>, http: HttpRequest, body: Bytes) -> HttpResponse {
-    let result = async {
-        let form = parse_form(&body)?;
-        let client = presented_client(&http, &form)?;
-        let token = form
-            .get("token")
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| OAuthError::invalid_request("The token parameter is missing."))?;
-        engine::revoke(&state.oauth, &client, token, client_ip(&http).as_deref()).await
-    }
-    .await;
+    let result = match client_and_token(&http, &body) {
+        Ok((client, token)) => {
+            engine::revoke(&state.oauth, &client, &token, client_ip(&http).as_deref()).await
+        }
+        Err(error) => Err(error),
+    };
     match result {
         Ok(()) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
