@@ -362,6 +362,26 @@ async fn refresh_rate(
     .0
 }
 
+/// The same load against `/-/health/live/` (a handler that does nothing): the ceiling
+/// this client and HTTP stack put on any endpoint in this run.
+async fn baseline_rate(http: &reqwest::Client, base: &str, count: usize) -> f64 {
+    let (http, base) = (http.clone(), base.to_owned());
+    throughput(vec![String::new(); count], move |_| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let response = http
+                .get(format!("{base}/-/health/live/"))
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success());
+            String::new()
+        }
+    })
+    .await
+    .0
+}
+
 /// Signatures per second of an access-token-sized JWT, on `threads` threads.
 fn raw_sign_rate(key_type: KeyType, threads: usize) -> f64 {
     let generated = keys::generate(key_type, "bench", &[], 30, Timestamp(1_700_000_000)).unwrap();
@@ -406,6 +426,8 @@ async fn main() {
         .unwrap();
     login(&browser, &server.base).await;
     let mut report = Map::new();
+    let baseline = baseline_rate(&http, &server.base, codes_per_run * 2).await;
+    report.insert("health_live_per_s".into(), json!(baseline.round()));
     for (label, key_type, api_key) in [
         ("es256", KeyType::EcP256, "ecdsa"),
         ("rs256", KeyType::Rsa, "rsa"),
@@ -426,6 +448,7 @@ async fn main() {
                 "raw_signs_per_s_1_thread": raw.round(),
                 "raw_signs_per_s_2_threads": raw_two.round(),
                 "exchange_vs_raw_1_thread": (exchanges / raw * 1000.0).round() / 1000.0,
+                "exchange_vs_health_live": (exchanges / baseline * 1000.0).round() / 1000.0,
                 "refresh_vs_raw_1_thread": (refreshes / raw * 1000.0).round() / 1000.0,
             }),
         );
