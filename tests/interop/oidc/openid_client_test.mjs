@@ -760,10 +760,19 @@ async function confidentialRs256() {
     await userinfo(ctx, refreshed.access_token, sub);
     return refreshed;
   });
+  const narrowed = await check('rs256: refresh may narrow the scope, never widen it; a refused refresh spends nothing (RFC 6749 §6)', async () => {
+    await expectOAuthError('invalid_scope', 'refresh asking for a scope never granted', () =>
+      client.refreshTokenGrant(ctx.config, refreshed.refresh_token, { scope: 'openid email made-up-scope' }));
+    const narrower = await client.refreshTokenGrant(ctx.config, refreshed.refresh_token, { scope: 'openid email' });
+    checkTokenResponse(narrower, 'narrowed refresh');
+    const scopes = scopesOf(narrower.scope ?? 'openid email');
+    expect(scopes.has('email') && !scopes.has('profile'), `narrowed refresh scope ${narrower.scope}`);
+    return narrower;
+  });
   await check('rs256: reusing the old refresh token fails (invalid_grant)', () =>
     expectOAuthError('invalid_grant', 'old refresh token', () => client.refreshTokenGrant(ctx.config, tokens.refresh_token)));
   await check('rs256: ... and revokes the whole family (the new one fails too)', () =>
-    expectOAuthError('invalid_grant', 'rotated refresh token after reuse', () => client.refreshTokenGrant(ctx.config, refreshed.refresh_token)));
+    expectOAuthError('invalid_grant', 'rotated refresh token after reuse', () => client.refreshTokenGrant(ctx.config, narrowed.refresh_token)));
   const live = await check('rs256: a refresh token of another grant is unaffected', async () => {
     const other = await client.refreshTokenGrant(ctx.config, second.refresh_token);
     checkTokenResponse(other, 'refresh of the second grant');

@@ -225,12 +225,7 @@ def main() -> int:
     try:
         implicit = flow_pk(api, IMPLICIT_CONSENT)
         explicit = flow_pk(api, EXPLICIT_CONSENT)
-        try:
-            invalidation = flow_pk(api, INVALIDATION)
-        except SetupFailed as missing:
-            # authentik ships it; until gatehouse does, the plain invalidation flow.
-            warn(f"{missing}; using default-invalidation-flow instead")
-            invalidation = flow_pk(api, "default-invalidation-flow")
+        invalidation = flow_pk(api, INVALIDATION)
         passed("authorization and invalidation flows found by slug")
         mappings = scope_mapping_pks(api)
         passed(f"scope mappings for {', '.join(SCOPES)}")
