@@ -41,7 +41,7 @@ pub fn configuration(services: &OAuthServices, app_slug: &str, base: &str) -> Op
         ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [key.alg()],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": token_auth_methods(oauth),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
@@ -56,6 +56,15 @@ pub fn configuration(services: &OAuthServices, app_slug: &str, base: &str) -> Op
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
     }))
+}
+
+/// A public client authenticates with its id alone (`none`); a confidential one with its
+/// secret, either way.
+fn token_auth_methods(oauth: &OAuth2Provider) -> Vec<&'static str> {
+    match oauth.client_type {
+        crate::model::ClientType::Public => vec!["none"],
+        crate::model::ClientType::Confidential => vec!["client_secret_basic", "client_secret_post"],
+    }
 }
 
 pub fn jwks(services: &OAuthServices, app_slug: &str) -> Option<Value> {

@@ -13,7 +13,7 @@ use crate::model::{EventAction, ProviderId, Timestamp, UserId};
 
 use super::super::client::{self, Client};
 use super::super::{OAuthError, OAuthServices, ns};
-use super::{Issue, TokenRequest, active_user, issue};
+use super::{Issue, TokenRequest, issue};
 
 /// What a code stands for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -107,20 +107,19 @@ pub async fn exchange(
         &(client.provider.id, grant.grant),
         lifetimes.refresh.max(lifetimes.access),
     )?;
-    let (user, groups) = active_user(services, grant.user).await?;
     issue(
         services,
         request,
         Issue {
             client: &client,
-            user: &user,
-            groups: &groups,
+            user: grant.user,
             scopes: &grant.scopes,
             auth_time: grant.auth_time,
             nonce: grant.nonce.as_deref(),
             grant: grant.grant,
             amr: &grant.amr,
             refresh: true,
+            spends: None,
             event: EventAction::TokenIssued,
         },
     )

@@ -38,10 +38,6 @@ pub async fn grant(services: &OAuthServices, request: &TokenRequest) -> Result<V
             (client, user)
         }
     };
-    let groups = {
-        let id = user.id;
-        services.db.read(move |tx| tx.groups_of_user(id)).await?
-    };
     check_access(services, &client, &user, request).await?;
     let scopes = claims::granted_scopes(
         &client.catalog,
@@ -54,14 +50,14 @@ pub async fn grant(services: &OAuthServices, request: &TokenRequest) -> Result<V
         request,
         Issue {
             client: &client,
-            user: &user,
-            groups: &groups,
+            user: user.id,
             scopes: &scopes,
             auth_time: now,
             nonce: None,
             grant: Uuid::new_v4(),
             amr: &[],
             refresh: false,
+            spends: None,
             event: EventAction::TokenIssued,
         },
     )

@@ -10,7 +10,7 @@ use crate::model::EventAction;
 use super::super::client;
 use super::super::device::{DeviceGrant, DeviceStatus, POLL_INTERVAL_SECS};
 use super::super::{OAuthError, OAuthServices, ns};
-use super::{Issue, TokenRequest, active_user, issue};
+use super::{Issue, TokenRequest, issue};
 
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -66,20 +66,19 @@ pub async fn poll(services: &OAuthServices, request: &TokenRequest) -> Result<Va
             {
                 return Err(expired());
             }
-            let (user, groups) = active_user(services, user).await?;
             issue(
                 services,
                 request,
                 Issue {
                     client: &client,
-                    user: &user,
-                    groups: &groups,
+                    user,
                     scopes: &grant.scopes,
                     auth_time,
                     nonce: None,
                     grant: Uuid::new_v4(),
                     amr: &amr,
                     refresh: true,
+                    spends: None,
                     event: EventAction::TokenIssued,
                 },
             )

@@ -60,14 +60,15 @@ pub async fn token(services: &OAuthServices, request: &TokenRequest) -> Result<V
 /// What a grant hands to `issue`.
 pub(crate) struct Issue<'a> {
     pub client: &'a Client,
-    pub user: &'a User,
-    pub groups: &'a [Group],
+    pub user: UserId,
     pub scopes: &'a [String],
     pub auth_time: Timestamp,
     pub nonce: Option<&'a str>,
     pub grant: Uuid,
     pub amr: &'a [String],
     pub refresh: bool,
+    /// The refresh token (its hash) this request spends, in the same transaction.
+    pub spends: Option<String>,
     pub event: EventAction,
 }
 
@@ -77,21 +78,41 @@ pub(crate) async fn active_user(
     services: &OAuthServices,
     id: UserId,
 ) -> Result<(User, Vec<Group>), OAuthError> {
-    let found = services
-        .db
-        .read(move |tx| {
-            let Some(user) = tx.user_by_id(id)?.filter(|user| user.is_active) else {
-                return Ok(None);
-            };
-            let groups = tx.groups_of_user(id)?;
-            Ok(Some((user, groups)))
-        })
-        .await?;
-    found.ok_or_else(|| OAuthError::invalid_grant("The user is inactive or gone."))
+    let found = services.db.read(move |tx| load_active(tx, id)).await?;
+    found.ok_or_else(inactive_user)
 }
 
-/// Mints the tokens, stores the refresh token (with the event, in one transaction) and
-/// builds the response body.
+fn inactive_user() -> OAuthError {
+    OAuthError::invalid_grant("The user is inactive or gone.")
+}
+
+fn load_active(
+    tx: &dyn crate::store::ReadTx,
+    id: UserId,
+) -> Result<Option<(User, Vec<Group>)>, StoreError> {
+    let Some(user) = tx.user_by_id(id)?.filter(|user| user.is_active) else {
+        return Ok(None);
+    };
+    let groups = tx.groups_of_user(id)?;
+    Ok(Some((user, groups)))
+}
+
+/// The description of the error `issue` returns when the refresh token it was to spend
+/// was spent by another request first; the refresh grant treats it as reuse.
+pub(crate) const ALREADY_SPENT: &str = "The refresh token was already used.";
+
+/// What the one storage transaction of an issuance found.
+enum Stored {
+    Issued(Box<User>, Vec<Group>),
+    InactiveUser,
+    /// The refresh token to spend was spent already (a concurrent refresh won).
+    AlreadySpent,
+}
+
+/// Issues tokens. One write transaction spends the presented refresh token (if any),
+/// loads the user (who must be active) with their groups, stores the new refresh token
+/// and the event; then the claims are built and the tokens signed with keys in memory.
+/// One transaction, not four, because the token endpoint is a hot path.
 pub(crate) async fn issue(
     services: &OAuthServices,
     request: &TokenRequest,
@@ -104,19 +125,62 @@ pub(crate) async fn issue(
         OAuthError::server_error()
     })?;
     let now = services.clock.now();
+    let refresh_token = issue.refresh.then(|| random_token(48));
+    let stored_token = refresh_token.as_ref().map(|token| RefreshToken {
+        token_hash: sha256_hex(token.as_bytes()),
+        grant: issue.grant,
+        provider: client.provider.id,
+        user: issue.user,
+        scopes: issue.scopes.to_vec(),
+        auth_time: issue.auth_time,
+        expires: now.plus_secs(lifetimes.refresh),
+        created: now,
+        used: false,
+        revoked: false,
+    });
+    let events = services.events.clone();
+    let (action, user_id, spends) = (issue.event, issue.user, issue.spends.clone());
+    let client_ip = request.client_ip.clone();
+    let context = json!({
+        "application": client.application.slug,
+        "client_id": oauth.client_id,
+        "scopes": issue.scopes,
+    });
+    let stored = services
+        .db
+        .write(move |tx| {
+            if let Some(hash) = &spends {
+                if !tx.use_refresh_token(hash)? {
+                    return Ok(Stored::AlreadySpent);
+                }
+            }
+            let Some((user, groups)) = load_active(tx, user_id)? else {
+                return Ok(Stored::InactiveUser);
+            };
+            if let Some(token) = &stored_token {
+                tx.insert_refresh_token(token)?;
+            }
+            tx.insert_event(&events.prepare(action, Some(&user), client_ip.as_deref(), context))?;
+            Ok(Stored::Issued(Box::new(user), groups))
+        })
+        .await?;
+    let (user, groups) = match stored {
+        Stored::Issued(user, groups) => (*user, groups),
+        Stored::InactiveUser => return Err(inactive_user()),
+        Stored::AlreadySpent => return Err(OAuthError::invalid_grant(ALREADY_SPENT)),
+    };
     let user_claims = claims::user_claims(
         &client.catalog,
         &services.policies,
         oauth,
         issue.scopes,
-        issue.user,
-        issue.groups,
+        &user,
+        &groups,
     )
     .await;
-    let subject = claims::subject(oauth, issue.user, &services.subject_key);
+    let subject = claims::subject(oauth, &user, &services.subject_key);
     let issuer = super::issuer(&request.base_url, oauth, &client.application.slug);
     let key = jwt::signing_key(&client.catalog, &services.secret_box, oauth)?;
-    let expires = now.plus_secs(lifetimes.access);
     let minted = jwt::mint(
         &key,
         &TokenClaims {
@@ -127,46 +191,14 @@ pub(crate) async fn issue(
             user_claims: &user_claims,
             auth_time: issue.auth_time,
             now,
-            expires,
+            expires: now.plus_secs(lifetimes.access),
             grant: issue.grant,
             nonce: issue.nonce,
             amr: issue.amr,
-            sealed_user: &services.secret_box.seal(&issue.user.id.0.to_string()),
+            sealed_user: &services.secret_box.seal(&user.id.0.to_string()),
         },
         oauth.include_claims_in_id_token,
     )?;
-    let refresh_token = issue.refresh.then(|| random_token(48));
-    let event = services.events.prepare(
-        issue.event,
-        Some(issue.user),
-        request.client_ip.as_deref(),
-        json!({
-            "application": client.application.slug,
-            "client_id": oauth.client_id,
-            "scopes": issue.scopes,
-        }),
-    );
-    let stored = refresh_token.as_ref().map(|token| RefreshToken {
-        token_hash: sha256_hex(token.as_bytes()),
-        grant: issue.grant,
-        provider: client.provider.id,
-        user: issue.user.id,
-        scopes: issue.scopes.to_vec(),
-        auth_time: issue.auth_time,
-        expires: now.plus_secs(lifetimes.refresh),
-        created: now,
-        used: false,
-        revoked: false,
-    });
-    services
-        .db
-        .write(move |tx| {
-            if let Some(stored) = &stored {
-                tx.insert_refresh_token(stored)?;
-            }
-            tx.insert_event(&event)
-        })
-        .await?;
     let mut body = json!({
         "access_token": minted.access_token,
         "token_type": "Bearer",

@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 use crate::crypto::sha256_hex;
 use crate::model::EventAction;
 
-use super::super::client;
+use super::super::client::{self, Client};
 use super::super::{OAuthError, OAuthServices};
-use super::{Issue, TokenRequest, active_user, issue, revoke_grant};
+use super::{ALREADY_SPENT, Issue, TokenRequest, issue, revoke_grant};
 
 pub async fn refresh(
     services: &OAuthServices,
@@ -51,43 +51,55 @@ pub async fn refresh(
         .lifetimes()
         .map_err(|_| OAuthError::server_error())?;
     let family_ttl = lifetimes.refresh.max(lifetimes.access);
-    let claimed = {
-        let hash = hash.clone();
-        services
-            .db
-            .write(move |tx| tx.use_refresh_token(&hash))
-            .await?
-    };
-    if stored.used || !claimed {
-        revoke_grant(services, stored.grant, family_ttl).await?;
-        tracing::warn!(client_id = %client.oauth().client_id, "oauth: refresh token reused; its family is revoked");
-        services
-            .events
-            .record(
-                EventAction::SuspiciousRequest,
-                None,
-                request.client_ip.as_deref(),
-                json!({"reason": "refresh token reused", "client_id": client.oauth().client_id}),
-            )
-            .await;
-        return Err(invalid());
+    if stored.used {
+        return Err(reused(services, &client, stored.grant, family_ttl, request).await);
     }
-    let (user, groups) = active_user(services, stored.user).await?;
-    issue(
+    let issued = issue(
         services,
         request,
         Issue {
             client: &client,
-            user: &user,
-            groups: &groups,
+            user: stored.user,
             scopes: &scopes,
             auth_time: stored.auth_time,
             nonce: None,
             grant: stored.grant,
             amr: &[],
             refresh: true,
+            spends: Some(hash.clone()),
             event: EventAction::TokenRefreshed,
         },
     )
-    .await
+    .await;
+    match issued {
+        // Another request spent it between our read and our write: reuse as well.
+        Err(error) if error.description == ALREADY_SPENT => {
+            Err(reused(services, &client, stored.grant, family_ttl, request).await)
+        }
+        other => other,
+    }
+}
+
+/// Reuse of a spent refresh token: the family is revoked and the event says why.
+async fn reused(
+    services: &OAuthServices,
+    client: &Client,
+    grant: uuid::Uuid,
+    family_ttl: u64,
+    request: &TokenRequest,
+) -> OAuthError {
+    if let Err(error) = revoke_grant(services, grant, family_ttl).await {
+        return error;
+    }
+    tracing::warn!(client_id = %client.oauth().client_id, "oauth: refresh token reused; its family is revoked");
+    services
+        .events
+        .record(
+            EventAction::SuspiciousRequest,
+            None,
+            request.client_ip.as_deref(),
+            json!({"reason": "refresh token reused", "client_id": client.oauth().client_id}),
+        )
+        .await;
+    OAuthError::invalid_grant("The refresh token is invalid, expired or revoked.")
 }
