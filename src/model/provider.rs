@@ -40,6 +40,20 @@ impl Provider {
         self.oauth2().map(|oauth| oauth.client_id.as_str())
     }
 
+    /// Where the launcher sends users when the application names no launch URL, as
+    /// authentik derives it: the origin of the first exact redirect URI.
+    pub fn default_launch_url(&self) -> Option<String> {
+        let oauth = self.oauth2()?;
+        let first = oauth
+            .redirect_uris
+            .iter()
+            .find(|uri| uri.matching_mode == MatchingMode::Strict)?;
+        let url = url::Url::parse(&first.url).ok()?;
+        matches!(url.scheme(), "http" | "https")
+            .then(|| url.origin().ascii_serialization())
+            .map(|origin| format!("{origin}/"))
+    }
+
     /// authentik's `component` / `meta_model_name` pair for the API.
     pub fn component(&self) -> (&'static str, &'static str) {
         match self.kind {

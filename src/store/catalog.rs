@@ -284,6 +284,16 @@ impl Catalog {
             .and_then(|slug| self.applications_by_slug.get(slug))
     }
 
+    /// The launcher's URL for an application: its own, else its provider's default.
+    pub fn launch_url(&self, application: &Application) -> Option<String> {
+        application.launch_url().map(str::to_owned).or_else(|| {
+            application
+                .provider
+                .and_then(|id| self.provider(id))
+                .and_then(Provider::default_launch_url)
+        })
+    }
+
     pub fn property_mapping(&self, id: uuid::Uuid) -> Option<&PropertyMapping> {
         self.property_mappings.get(&id)
     }

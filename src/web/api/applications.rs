@@ -33,7 +33,7 @@ pub fn render(catalog: &Catalog, application: &Application) -> Value {
         // gatehouse has no backchannel kinds (LDAP, SCIM) yet; clients expect the keys.
         "backchannel_providers": [],
         "backchannel_providers_obj": [],
-        "launch_url": application.launch_url(),
+        "launch_url": catalog.launch_url(application),
         "open_in_new_tab": application.open_in_new_tab,
         "meta_launch_url": application.meta_launch_url,
         "meta_icon": application.meta_icon,

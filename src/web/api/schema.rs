@@ -167,6 +167,46 @@ fn schemas() -> Value {
             "version_current": {"type": "string"}, "version_latest": {"type": "string"},
             "version_latest_valid": {"type": "boolean"}, "build_hash": {"type": "string"}, "outdated": {"type": "boolean"},
             "outpost_outdated": {"type": "boolean"}})),
+        "Application": object(&["pk", "name", "slug"], json!({
+            "pk": {"type": "string", "format": "uuid", "readOnly": true}, "name": {"type": "string"}, "slug": {"type": "string"},
+            "provider": {"type": "integer", "nullable": true}, "launch_url": {"type": "string", "nullable": true, "readOnly": true},
+            "open_in_new_tab": {"type": "boolean"}, "meta_launch_url": {"type": "string"}, "meta_icon": {"type": "string", "nullable": true},
+            "meta_description": {"type": "string"}, "meta_publisher": {"type": "string"}, "group": {"type": "string"},
+            "policy_engine_mode": {"type": "string", "enum": ["all", "any"]}})),
+        "ApplicationRequest": object(&["name", "slug"], json!({
+            "name": {"type": "string"}, "slug": {"type": "string"}, "provider": {"type": "integer", "nullable": true},
+            "open_in_new_tab": {"type": "boolean"}, "meta_launch_url": {"type": "string"}, "meta_description": {"type": "string"},
+            "meta_publisher": {"type": "string"}, "group": {"type": "string"}, "policy_engine_mode": {"type": "string"}})),
+        "OAuth2Provider": object(&["pk", "name", "authorization_flow", "client_id"], json!({
+            "pk": {"type": "integer", "readOnly": true}, "name": {"type": "string"},
+            "authorization_flow": {"type": "string", "format": "uuid"}, "invalidation_flow": {"type": "string", "format": "uuid"},
+            "property_mappings": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+            "client_type": {"type": "string", "enum": ["confidential", "public"]}, "client_id": {"type": "string"},
+            "client_secret": {"type": "string"}, "access_code_validity": {"type": "string"},
+            "access_token_validity": {"type": "string"}, "refresh_token_validity": {"type": "string"},
+            "include_claims_in_id_token": {"type": "boolean"}, "signing_key": {"type": "string", "format": "uuid", "nullable": true},
+            "redirect_uris": {"type": "array", "items": object(&["matching_mode", "url"], json!({
+                "matching_mode": {"type": "string", "enum": ["strict", "regex"]}, "url": {"type": "string"}}))},
+            "sub_mode": {"type": "string", "enum": ["hashed_user_id", "user_id", "user_uuid", "user_username", "user_email", "user_upn"]},
+            "issuer_mode": {"type": "string", "enum": ["global", "per_provider"]},
+            "assigned_application_slug": {"type": "string", "readOnly": true}})),
+        "OAuth2ProviderRequest": object(&["name", "authorization_flow"], json!({
+            "name": {"type": "string"}, "authorization_flow": {"type": "string", "format": "uuid"},
+            "invalidation_flow": {"type": "string", "format": "uuid"}, "client_type": {"type": "string"},
+            "client_id": {"type": "string"}, "client_secret": {"type": "string"},
+            "redirect_uris": {"type": "array", "items": {"type": "object"}},
+            "property_mappings": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+            "signing_key": {"type": "string", "format": "uuid", "nullable": true}})),
+        "OAuth2ProviderSetupURLs": object(&["issuer", "authorize", "token", "user_info", "provider_info", "logout", "jwks"], json!({
+            "issuer": {"type": "string"}, "authorize": {"type": "string"}, "token": {"type": "string"},
+            "user_info": {"type": "string"}, "provider_info": {"type": "string"}, "logout": {"type": "string"}, "jwks": {"type": "string"}})),
+        "ScopeMapping": object(&["pk", "name", "expression", "scope_name"], json!({
+            "pk": {"type": "string", "format": "uuid", "readOnly": true}, "managed": {"type": "string", "nullable": true},
+            "name": {"type": "string"}, "expression": {"type": "string"}, "scope_name": {"type": "string"},
+            "description": {"type": "string"}})),
+        "ScopeMappingRequest": object(&["name", "expression", "scope_name"], json!({
+            "name": {"type": "string"}, "expression": {"type": "string"}, "scope_name": {"type": "string"},
+            "description": {"type": "string"}})),
         "ChallengeTypes": {"type": "object", "required": ["component"], "additionalProperties": {},
             "properties": {"component": {"type": "string"}, "type": {"type": "string"}}},
     })
@@ -246,6 +286,30 @@ pub fn document() -> Value {
         "Flow",
         ("slug", "string"),
     );
+    crud(
+        &mut paths,
+        "/core/applications/",
+        "core",
+        "Application",
+        ("slug", "string"),
+    );
+    crud(
+        &mut paths,
+        "/providers/oauth2/",
+        "providers",
+        "OAuth2Provider",
+        ("id", "integer"),
+    );
+    crud(
+        &mut paths,
+        "/propertymappings/provider/scope/",
+        "propertymappings",
+        "ScopeMapping",
+        ("pm_uuid", "string"),
+    );
+    paths.insert("/providers/oauth2/{id}/setup_urls/".into(), json!({
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+        "get": operation("providers_oauth2_setup_urls_retrieve", "providers", "The URLs to configure the client with", None, Some((200, reference("OAuth2ProviderSetupURLs"))))}));
     paths.insert("/core/users/me/".into(), json!({"get": operation("core_users_me_retrieve", "core", "The current user", None, Some((200, json!({"type": "object", "required": ["user"], "properties": {"user": reference("UserSelf"), "original": {"allOf": [reference("UserSelf")], "nullable": true}}}))))}));
     paths.insert("/core/users/{id}/set_password/".into(), json!({
         "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],

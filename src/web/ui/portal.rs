@@ -105,7 +105,10 @@ pub async fn cancel(http: HttpRequest, params: Query<CancelParams>) -> HttpRespo
 
 /// The launcher's sections: applications grouped by their `group`, named sections in
 /// alphabetical order and the ungrouped ones last, each section in catalog order.
-fn launcher_sections(applications: &[&Application]) -> Vec<serde_json::Value> {
+fn launcher_sections(
+    catalog: &crate::store::Catalog,
+    applications: &[&Application],
+) -> Vec<serde_json::Value> {
     let mut sections: BTreeMap<(bool, String), Vec<serde_json::Value>> = BTreeMap::new();
     for application in applications {
         let group = application.group.trim();
@@ -119,7 +122,7 @@ fn launcher_sections(applications: &[&Application]) -> Vec<serde_json::Value> {
                 "initial": application.name.chars().next().map(|c| c.to_uppercase().to_string()),
                 "description": application.meta_description,
                 "publisher": application.meta_publisher,
-                "launch_url": application.launch_url(),
+                "launch_url": catalog.launch_url(application),
                 "new_tab": application.open_in_new_tab,
             }));
     }
@@ -149,7 +152,7 @@ pub async fn user_portal(
                 "email": page.user.email,
             },
             "is_superuser": page.is_superuser,
-            "sections": launcher_sections(&applications),
+            "sections": launcher_sections(&catalog, &applications),
         }),
     )?;
     Ok(html_page(html))
