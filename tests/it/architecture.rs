@@ -32,6 +32,8 @@ fn domain_and_engines_name_no_framework_or_storage_engine() {
         "src/directory",
         "src/events",
         "src/crypto",
+        "src/policy",
+        "src/providers",
     ] {
         for file in files_under(folder) {
             let text = std::fs::read_to_string(&file).unwrap();
