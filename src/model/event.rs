@@ -36,6 +36,8 @@ pub enum EventAction {
     TokenRevoked,
     /// An application refused a user (its policies said no).
     AccessDenied,
+    /// A user agreed that an application receives their data.
+    ConsentGiven,
 }
 
 impl EventAction {
@@ -63,6 +65,7 @@ impl EventAction {
             EventAction::TokenRefreshed => "token_refreshed",
             EventAction::TokenRevoked => "token_revoked",
             EventAction::AccessDenied => "access_denied",
+            EventAction::ConsentGiven => "consent_given",
         }
     }
 }

@@ -108,29 +108,37 @@ pub async fn submit(
     }
     let now = call.services.ephemeral.now();
     let expires = match settings.mode {
-        ConsentMode::AlwaysRequire => return Ok(StageStep::Next),
+        ConsentMode::AlwaysRequire => None,
         ConsentMode::Permanent => None,
         ConsentMode::Expiring => {
             Some(now.plus_secs(parse_timedelta(&settings.consent_expire_in).unwrap_or(2_419_200)))
         }
     };
-    let consent = Consent {
+    let remembered = settings.mode != ConsentMode::AlwaysRequire;
+    let consent = remembered.then(|| Consent {
         id: uuid::Uuid::new_v4(),
         user: user.id,
         application: app.pk,
         permissions: app.permissions.clone(),
         expires,
-    };
+    });
     let event = call.services.events.prepare(
-        EventAction::ModelCreated,
+        EventAction::ConsentGiven,
         Some(&user),
         call.request.client.ip.as_deref(),
-        json!({"model": "consent", "application": app.name, "permissions": app.permissions}),
+        json!({
+            "application": app.name,
+            "permissions": app.permissions,
+            "remembered": remembered,
+            "expires": expires.map(|at| at.to_rfc3339()),
+        }),
     );
     call.services
         .db
         .write(move |tx| {
-            tx.upsert_consent(&consent)?;
+            if let Some(consent) = &consent {
+                tx.upsert_consent(consent)?;
+            }
             tx.insert_event(&event)
         })
         .await?;
