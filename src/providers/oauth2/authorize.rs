@@ -415,9 +415,9 @@ pub async fn resume(services: &OAuthServices, id: &str, browser: &Browser) -> Ou
         code_challenge: pending.code_challenge.clone(),
         auth_time: session.record.created,
         amr: amr(&session.record.methods),
-        grant: Uuid::new_v4(),
+        grant: Uuid::nil(), // set by `issue_code`
     };
-    let code = match issue_code(services, &grant, lifetimes.code) {
+    let code = match issue_code(services, grant, lifetimes.code) {
         Ok(code) => code,
         Err(error) => return to_client(error),
     };

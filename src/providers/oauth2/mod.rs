@@ -52,8 +52,6 @@ pub struct OAuthServices {
 pub(crate) mod ns {
     /// `sha256(code)` → `CodeGrant`, single use.
     pub const CODES: &str = "oauth_code";
-    /// `sha256(code)` → grant id, after the code was exchanged (replay detection).
-    pub const USED_CODES: &str = "oauth_code_used";
     /// Grant (family) id → revoked marker, until its tokens have expired.
     pub const REVOKED_GRANTS: &str = "oauth_grant_revoked";
     /// Access token `jti` → revoked marker, until the token expires.

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::crypto::digest::hmac_sha256;
 use crate::crypto::{constant_time_eq, random_token, sha256_hex};
 use crate::model::{EventAction, ProviderId, Timestamp, UserId};
 
@@ -31,17 +32,30 @@ pub struct CodeGrant {
     pub grant: Uuid,
 }
 
-/// Mints a code for `grant`, valid for `ttl_secs`.
+/// Mints a code for `grant`, valid for `ttl_secs`. The family id of the tokens it will
+/// yield is derived from the code itself (keyed, so only we can), which is what lets a
+/// replayed code find and revoke them without a "used codes" table.
 pub fn issue_code(
     services: &OAuthServices,
-    grant: &CodeGrant,
+    mut grant: CodeGrant,
     ttl_secs: u64,
 ) -> Result<String, OAuthError> {
     let code = random_token(32);
+    grant.grant = family_of(services, &code);
     services
         .ephemeral
-        .put(ns::CODES, &sha256_hex(code.as_bytes()), grant, ttl_secs)?;
+        .put(ns::CODES, &sha256_hex(code.as_bytes()), &grant, ttl_secs)?;
     Ok(code)
+}
+
+fn family_of(services: &OAuthServices, code: &str) -> Uuid {
+    let mac = hmac_sha256(
+        &services.subject_key,
+        format!("oauth-code-family\0{code}").as_bytes(),
+    );
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(mac.get(..16).unwrap_or(&[0u8; 16]));
+    Uuid::from_bytes(bytes)
 }
 
 /// RFC 7636 §4.6 with S256: BASE64URL(SHA256(verifier)) == challenge. The verifier's
@@ -70,7 +84,7 @@ pub async fn exchange(
         .ephemeral
         .take::<CodeGrant>(ns::CODES, &code_hash)?
     else {
-        return Err(replayed_or_unknown(services, &client, &code_hash).await);
+        return Err(replayed_or_unknown(services, &client, code).await);
     };
     if grant.provider != client.provider.id {
         return Err(OAuthError::invalid_grant(
@@ -96,17 +110,6 @@ pub async fn exchange(
         }
         (None, None) => {}
     }
-    let lifetimes = client
-        .oauth()
-        .lifetimes()
-        .map_err(|_| OAuthError::server_error())?;
-    // Remember the exchange, so a replay can find and revoke what it issued.
-    services.ephemeral.put(
-        ns::USED_CODES,
-        &code_hash,
-        &(client.provider.id, grant.grant),
-        lifetimes.refresh.max(lifetimes.access),
-    )?;
     issue(
         services,
         request,
@@ -126,36 +129,29 @@ pub async fn exchange(
     .await
 }
 
-/// An unknown code is `invalid_grant`; a code already exchanged also revokes the
-/// family it started.
-async fn replayed_or_unknown(
-    services: &OAuthServices,
-    client: &Client,
-    code_hash: &str,
-) -> OAuthError {
-    let used: Option<(ProviderId, Uuid)> = services
-        .ephemeral
-        .get(ns::USED_CODES, code_hash)
-        .unwrap_or_default();
-    if let Some((_, grant)) = used.filter(|(provider, _)| *provider == client.provider.id) {
-        let ttl = client
-            .oauth()
-            .lifetimes()
-            .map(|l| l.refresh.max(l.access))
-            .unwrap_or(86_400);
-        if let Err(error) = super::revoke_grant(services, grant, ttl).await {
-            return error;
+/// An unknown code is `invalid_grant`; a code that was exchanged before also revokes
+/// the family it started (found by the family id derived from the code).
+async fn replayed_or_unknown(services: &OAuthServices, client: &Client, code: &str) -> OAuthError {
+    let ttl = client
+        .oauth()
+        .lifetimes()
+        .map(|l| l.refresh.max(l.access))
+        .unwrap_or(86_400);
+    match super::revoke_grant(services, family_of(services, code), ttl).await {
+        Ok(0) => {}
+        Ok(_) => {
+            tracing::warn!(client_id = %client.oauth().client_id, "oauth: authorization code replayed; its tokens are revoked");
+            services
+                .events
+                .record(
+                    EventAction::SuspiciousRequest,
+                    None,
+                    None,
+                    serde_json::json!({"reason": "authorization code replayed", "client_id": client.oauth().client_id}),
+                )
+                .await;
         }
-        tracing::warn!(client_id = %client.oauth().client_id, "oauth: authorization code replayed; its tokens are revoked");
-        services
-            .events
-            .record(
-                EventAction::SuspiciousRequest,
-                None,
-                None,
-                serde_json::json!({"reason": "authorization code replayed", "client_id": client.oauth().client_id}),
-            )
-            .await;
+        Err(error) => return error,
     }
     OAuthError::invalid_grant("The code is invalid, expired or already used.")
 }

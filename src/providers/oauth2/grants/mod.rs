@@ -218,19 +218,23 @@ pub(crate) async fn issue(
 
 /// Revokes a whole family: its refresh tokens in the store and, through a Kv marker the
 /// resource endpoints check, its access tokens.
+/// Returns how many refresh tokens it revoked; a family with none stored (never issued,
+/// or purged long ago) leaves no marker.
 pub(crate) async fn revoke_grant(
     services: &OAuthServices,
     grant: Uuid,
     ttl_secs: u64,
-) -> Result<(), OAuthError> {
-    services.ephemeral.put(
-        ns::REVOKED_GRANTS,
-        &grant.simple().to_string(),
-        &true,
-        ttl_secs.max(1),
-    )?;
-    services.db.write(move |tx| tx.revoke_grant(grant)).await?;
-    Ok(())
+) -> Result<u64, OAuthError> {
+    let revoked = services.db.write(move |tx| tx.revoke_grant(grant)).await?;
+    if revoked > 0 {
+        services.ephemeral.put(
+            ns::REVOKED_GRANTS,
+            &grant.simple().to_string(),
+            &true,
+            ttl_secs.max(1),
+        )?;
+    }
+    Ok(revoked)
 }
 
 /// Whether an access token's family or the token itself was revoked.
