@@ -1538,3 +1538,64 @@ async fn authorizations_and_token_issues_are_recorded_as_events() {
         "no secret in the log"
     );
 }
+
+// --- browser-based clients: CORS ----------------------------------------------------------
+
+#[tokio::test]
+async fn browser_clients_may_call_the_token_endpoints_from_their_own_origin() {
+    let (server, rp, _) = grafana_and_alice(json!({})).await;
+    let http = reqwest::Client::new();
+    for endpoint in ["token", "userinfo", "revoke", "introspect", "device"] {
+        let preflight = http
+            .request(
+                reqwest::Method::OPTIONS,
+                server.url(&format!("/application/o/{endpoint}/")),
+            )
+            .header("Origin", "https://spa.example")
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "content-type")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preflight.status(), 204, "{endpoint}");
+        assert_eq!(
+            preflight.headers()["access-control-allow-origin"],
+            "*",
+            "{endpoint}"
+        );
+        assert!(
+            preflight.headers()["access-control-allow-methods"]
+                .to_str()
+                .unwrap()
+                .contains("POST")
+        );
+    }
+    // The error of a real token request is readable cross-origin too.
+    let refused = http
+        .post(server.url("/application/o/token/"))
+        .header("Origin", "https://spa.example")
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "nope"),
+            ("client_id", rp.client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.headers()["access-control-allow-origin"], "*");
+    // The authorization endpoint is navigated to, never fetched: no CORS there.
+    let authorize = http
+        .request(
+            reqwest::Method::OPTIONS,
+            server.url("/application/o/authorize/"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        authorize
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}

@@ -35,7 +35,27 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(well_known::end_session_get)
         .service(well_known::end_session_post)
         .service(device_page::show)
-        .service(device_page::answer);
+        .service(device_page::answer)
+        .service(preflight);
+}
+
+/// CORS preflight for the endpoints browser-based (public) clients call directly. They
+/// carry no ambient credentials (no cookies; the client's secret or token is in the
+/// request itself), so any origin may call them, as with the discovery document.
+#[actix_web::route(
+    "/application/o/{endpoint:(token|userinfo|revoke|introspect|device)}/",
+    method = "OPTIONS"
+)]
+async fn preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .insert_header(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+        .insert_header((
+            "Access-Control-Allow-Headers",
+            "authorization, content-type",
+        ))
+        .insert_header(("Access-Control-Max-Age", "86400"))
+        .finish()
 }
 
 /// `scheme://host` as the client sees us.
@@ -53,6 +73,7 @@ fn error_response(error: &OAuthError) -> HttpResponse {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = HttpResponse::build(status);
     response.insert_header(("Cache-Control", "no-store"));
+    response.insert_header(("Access-Control-Allow-Origin", "*"));
     if error.code == "invalid_client" {
         response.insert_header(("WWW-Authenticate", "Basic realm=\"gatehouse\""));
     }
@@ -63,6 +84,7 @@ fn json_response(body: serde_json::Value) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Pragma", "no-cache"))
+        .insert_header(("Access-Control-Allow-Origin", "*"))
         .json(body)
 }
 
