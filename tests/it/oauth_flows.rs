@@ -1599,3 +1599,96 @@ async fn browser_clients_may_call_the_token_endpoints_from_their_own_origin() {
             .is_none()
     );
 }
+
+// --- custom scope mappings ----------------------------------------------------------------
+
+async fn custom_mapping(server: &TestServer, name: &str, scope: &str, expression: &str) -> String {
+    let created = server
+        .admin_send(
+            Method::POST,
+            "/api/v3/propertymappings/provider/scope/",
+            json!({"name": name, "scope_name": scope, "expression": expression}),
+        )
+        .await;
+    assert_eq!(created.status(), 201, "mapping {name}");
+    let body: Value = created.json().await.unwrap();
+    body["pk"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn custom_scope_mappings_add_claims_and_a_broken_one_is_left_out() {
+    let server = TestServer::spawn().await;
+    // The seed guides' Gitea example: group membership becomes a `gitea` claim.
+    let gitea = custom_mapping(
+        &server,
+        "Gitea claims",
+        "gitea",
+        r#"#{ gitea: if "gitadmin" in user.groups { "admin" } else { "user" } }"#,
+    )
+    .await;
+    // A mapping cannot overwrite the token's own claims.
+    let sneaky = custom_mapping(
+        &server,
+        "Sneaky",
+        "sneaky",
+        r#"#{ sub: "root", house: "gatehouse" }"#,
+    )
+    .await;
+    // A mapping that fails at run time costs its own claims, nothing else.
+    let broken = custom_mapping(
+        &server,
+        "Broken",
+        "broken",
+        r#"#{ oops: user.attributes.missing.deeper }"#,
+    )
+    .await;
+    let mut mappings = Vec::new();
+    for scope in ["openid", "email", "profile"] {
+        mappings.push(json!(crate::harness::oidc::scope_pk(&server, scope).await));
+    }
+    mappings.extend([json!(gitea), json!(sneaky), json!(broken)]);
+    let rp = Rp::create(
+        &server,
+        "Gitea",
+        json!({"property_mappings": mappings, "sub_mode": "user_username"}),
+    )
+    .await;
+    let mut ua = UserAgent::new(&server, "alice").await;
+    let group: Value = server
+        .admin_send(
+            Method::POST,
+            "/api/v3/core/groups/",
+            json!({"name": "gitadmin"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    add_to_group(&server, group["pk"].as_str().unwrap(), ua.pk).await;
+
+    let code = ua
+        .code_for(&rp, &[("scope", "openid profile gitea sneaky broken")])
+        .await;
+    let answer = rp.exchange(&code, None).await;
+    let tokens = Tokens::of(&answer);
+    let (_, id_claims) = jwt_parts(tokens.id());
+    assert_eq!(id_claims["gitea"], "admin");
+    assert_eq!(id_claims["house"], "gatehouse");
+    assert_eq!(id_claims["sub"], "alice", "mappings cannot replace sub");
+    assert!(id_claims.get("oops").is_none());
+    assert_eq!(
+        id_claims["preferred_username"], "alice",
+        "the standard scopes still work"
+    );
+    let info = rp.userinfo(&tokens.access).await;
+    let info = info.assert_ok();
+    assert_eq!(info["gitea"], "admin");
+    assert_eq!(info["sub"], "alice");
+
+    // Scopes the client did not ask for add nothing.
+    let code = ua.code_for(&rp, &[("scope", "openid")]).await;
+    let tokens = Tokens::of(&rp.exchange(&code, None).await);
+    let (_, id_claims) = jwt_parts(tokens.id());
+    assert!(id_claims.get("gitea").is_none());
+    assert!(id_claims.get("preferred_username").is_none());
+}
