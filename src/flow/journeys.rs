@@ -158,7 +158,7 @@ impl Fixture {
                 );
                 let mut answer = serde_json::Map::new();
                 answer.insert("component".into(), json!("ak-stage-consent"));
-                answer.insert("consent".into(), Value::Bool(true));
+                answer.insert("token".into(), challenge["token"].clone());
                 let done = self.engine.submit(&request, answer).await.unwrap();
                 assert!(
                     matches!(done.step, FlowStep::Redirect(_)),
@@ -244,5 +244,40 @@ async fn expiring_consent_is_asked_again_after_it_expires() {
         fixture
             .asks("browser-ccccccccccccccccccccccccccccccc3", &["openid"])
             .await
+    );
+}
+
+#[tokio::test]
+async fn a_consent_answer_must_carry_the_token_of_the_page_it_answers() {
+    let fixture = fixture().await;
+    let request = fixture.request("browser-token", &["openid", "email"]);
+    let first = fixture.engine.current(&request).await.unwrap();
+    let FlowStep::Challenge(challenge) = first.step else {
+        panic!("consent was not asked: {:?}", first.step);
+    };
+    let token = challenge["token"].as_str().unwrap().to_owned();
+    assert!(token.len() >= 16, "a random token: {token:?}");
+    for wrong in [json!("not-the-token"), json!(""), Value::Null] {
+        let mut answer = serde_json::Map::new();
+        answer.insert("component".into(), json!("ak-stage-consent"));
+        if !wrong.is_null() {
+            answer.insert("token".into(), wrong.clone());
+        }
+        let refused = fixture.engine.submit(&request, answer).await.unwrap();
+        let FlowStep::Challenge(again) = refused.step else {
+            panic!("{wrong}: consent passed without its token");
+        };
+        assert_eq!(again["component"], "ak-stage-consent");
+        assert_eq!(again["token"], token.as_str(), "the same page, asked again");
+        assert!(again["response_errors"]["non_field_errors"].is_array());
+    }
+    let mut answer = serde_json::Map::new();
+    answer.insert("component".into(), json!("ak-stage-consent"));
+    answer.insert("token".into(), json!(token));
+    let done = fixture.engine.submit(&request, answer).await.unwrap();
+    assert!(
+        matches!(done.step, FlowStep::Redirect(_)),
+        "{:?}",
+        done.step
     );
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::flow::FlowResult;
-use crate::flow::challenge::{StageResponse, challenge, flag, with_error};
+use crate::flow::challenge::{StageResponse, challenge, with_error};
 use crate::model::stage::{ConsentMode, ConsentStage, parse_timedelta};
 use crate::model::{Consent, EventAction};
 
@@ -58,10 +58,20 @@ pub async fn enter(settings: &ConsentStage, call: &mut StageCall<'_>) -> FlowRes
             return Ok(StageStep::Next);
         }
     }
-    Ok(StageStep::Challenge(consent_challenge(&app)))
+    let token = crate::crypto::random_token(16);
+    call.execution
+        .context
+        .prompt_data
+        .insert(TOKEN_KEY.into(), Value::String(token.clone()));
+    Ok(StageStep::Challenge(consent_challenge(&app, &token)))
 }
 
-fn consent_challenge(app: &AppRequest) -> Value {
+/// Where the challenge's token waits for the answer. The answer must echo it (as
+/// authentik's consent stage asks), so a consent can only answer the page that showed
+/// this application and these permissions.
+const TOKEN_KEY: &str = "consent_token";
+
+fn consent_challenge(app: &AppRequest, token: &str) -> Value {
     let permissions: Vec<Value> = app
         .permissions
         .iter()
@@ -73,7 +83,7 @@ fn consent_challenge(app: &AppRequest) -> Value {
             "header_text": format!("{} wants to access your account", app.name),
             "permissions": permissions,
             "additional_permissions": [],
-            "token": "",
+            "token": token,
         }),
     )
 }
@@ -98,14 +108,29 @@ pub async fn submit(
     let (Some(app), Some(user)) = (app_request(call), call.pending_user().await?) else {
         return Ok(StageStep::Next);
     };
-    if !flag(response, "consent") && !response.contains_key("token") {
+    let expected = call
+        .execution
+        .context
+        .prompt_data
+        .get(TOKEN_KEY)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let presented = response
+        .get("token")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let answers_this_page = !expected.is_empty()
+        && crate::crypto::constant_time_eq(presented.as_bytes(), expected.as_bytes());
+    if !answers_this_page {
         let retry = with_error(
-            consent_challenge(&app),
+            consent_challenge(&app, &expected),
             "non_field_errors",
             "Please confirm to continue.",
         );
         return Ok(StageStep::Challenge(retry));
     }
+    call.execution.context.prompt_data.remove(TOKEN_KEY);
     let now = call.services.ephemeral.now();
     let expires = match settings.mode {
         ConsentMode::AlwaysRequire => None,
