@@ -265,6 +265,28 @@ pub struct RefreshToken {
     pub revoked: bool,
 }
 
+/// How many hex digits of the hash make a refresh token's API id: 52 bits, which a
+/// JavaScript number holds exactly.
+const API_PK_HEX_DIGITS: usize = 13;
+
+impl RefreshToken {
+    /// The token's id in the API, where authentik has an integer pk: the first 52 bits
+    /// of its hash. The hash itself (let alone the token) is never shown.
+    pub fn api_pk(&self) -> i64 {
+        self.token_hash
+            .get(..API_PK_HEX_DIGITS)
+            .and_then(|digits| i64::from_str_radix(digits, 16).ok())
+            .unwrap_or_default()
+    }
+
+    /// The hash prefix an API id stands for; `None` for a number no token can have.
+    pub fn hash_prefix_of(api_pk: i64) -> Option<String> {
+        (0..1_i64 << (4 * API_PK_HEX_DIGITS))
+            .contains(&api_pk)
+            .then(|| format!("{api_pk:0width$x}", width = API_PK_HEX_DIGITS))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -336,5 +358,27 @@ mod tests {
         let back: Provider = serde_json::from_value(json).unwrap();
         assert_eq!(back, provider);
         assert_eq!(back.client_id(), Some("abc"));
+    }
+
+    #[test]
+    fn refresh_token_api_ids_are_hash_prefixes() {
+        let token = RefreshToken {
+            token_hash: format!("{:013x}fffff", 0x0123_4567_89ab_c_u64),
+            grant: Uuid::new_v4(),
+            provider: ProviderId(1),
+            user: crate::model::UserId(1),
+            scopes: Vec::new(),
+            auth_time: Timestamp(0),
+            expires: Timestamp(0),
+            created: Timestamp(0),
+            used: false,
+            revoked: false,
+        };
+        assert_eq!(token.api_pk(), 0x0123_4567_89ab_c);
+        let prefix = RefreshToken::hash_prefix_of(token.api_pk()).unwrap();
+        assert!(token.token_hash.starts_with(&prefix), "{prefix}");
+        assert_eq!(RefreshToken::hash_prefix_of(5).unwrap(), "0000000000005");
+        assert_eq!(RefreshToken::hash_prefix_of(-1), None);
+        assert_eq!(RefreshToken::hash_prefix_of(1 << 52), None);
     }
 }

@@ -23,10 +23,11 @@ pub use ephemeral::Ephemeral;
 pub use error::{StoreError, StoreResult};
 pub use kv::Kv;
 pub use ports::{
-    ApplicationReads, ApplicationWrites, BrandReads, BrandWrites, ConsentReads, ConsentWrites,
-    EventReads, EventWrites, FlowReads, FlowWrites, GroupReads, GroupWrites, InvitationReads,
-    InvitationWrites, KeypairReads, KeypairWrites, ListQuery, MetaReads, MetaWrites,
-    OAuthTokenReads, OAuthTokenWrites, OutboxReads, OutboxWrites, Page, PolicyReads, PolicyWrites,
-    PropertyMappingReads, PropertyMappingWrites, ProviderReads, ProviderWrites, ReadTx, Store,
-    StoreExt, TokenReads, TokenWrites, UserReads, UserWrites, WriteTx,
+    ApplicationReads, ApplicationWrites, BrandReads, BrandWrites, ConsentFilter, ConsentReads,
+    ConsentWrites, EventFilter, EventReads, EventWrites, FlowReads, FlowWrites, GroupReads,
+    GroupWrites, InvitationReads, InvitationWrites, KeypairReads, KeypairWrites, ListQuery,
+    MetaReads, MetaWrites, OAuthTokenReads, OAuthTokenWrites, OutboxReads, OutboxWrites, Page,
+    PolicyReads, PolicyWrites, PropertyMappingReads, PropertyMappingWrites, ProviderReads,
+    ProviderWrites, ReadTx, RefreshTokenFilter, Store, StoreExt, TokenReads, TokenWrites,
+    UserReads, UserWrites, WriteTx,
 };

@@ -117,9 +117,28 @@ pub trait FlowWrites {
     fn delete_binding(&self, binding: &StageBinding) -> StoreResult<()>;
 }
 
+/// Which events a list shows (authentik's event filters); `None` fields match anything.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Part of the action name, ignoring case.
+    pub action: Option<String>,
+    /// Exactly the acting user's username, or a `username` in the context (a failed
+    /// login names who was tried).
+    pub username: Option<String>,
+    /// Exactly this client address.
+    pub client_ip: Option<String>,
+}
+
 pub trait EventReads {
     /// Newest first. Search covers the action and the username.
     fn list_events(&self, query: &ListQuery) -> StoreResult<Page<Event>>;
+    /// `list_events` narrowed by `filter`. Order fields: created, action.
+    fn list_events_filtered(
+        &self,
+        query: &ListQuery,
+        filter: &EventFilter,
+    ) -> StoreResult<Page<Event>>;
+    fn event(&self, id: Uuid) -> StoreResult<Option<Event>>;
 }
 
 pub trait EventWrites {
@@ -205,6 +224,20 @@ pub trait ConsentReads {
     fn consent(&self, user: UserId, application: Uuid) -> StoreResult<Option<Consent>>;
     /// Ordered by application.
     fn consents_of_user(&self, user: UserId) -> StoreResult<Vec<Consent>>;
+    /// Ordered by application by default. Search covers the username. Order fields:
+    /// application, expires.
+    fn list_consents(&self, query: &ListQuery, filter: ConsentFilter)
+    -> StoreResult<Page<Consent>>;
+    /// Consents whose hyphenated id starts with `prefix` (the API's short ids), in id
+    /// order.
+    fn consents_by_id_prefix(&self, prefix: &str) -> StoreResult<Vec<Consent>>;
+}
+
+/// Which consents a list shows; `None` fields match anything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConsentFilter {
+    pub user: Option<UserId>,
+    pub application: Option<Uuid>,
 }
 
 pub trait ConsentWrites {
@@ -292,6 +325,22 @@ pub trait OAuthTokenReads {
     fn refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
     /// Unexpired or not, newest first.
     fn refresh_tokens_of_user(&self, user: UserId) -> StoreResult<Vec<RefreshToken>>;
+    /// Used, revoked and expired ones included; newest first by default. Search covers
+    /// the username and the provider's name. Order fields: created, expires, provider.
+    fn list_refresh_tokens(
+        &self,
+        query: &ListQuery,
+        filter: RefreshTokenFilter,
+    ) -> StoreResult<Page<RefreshToken>>;
+    /// Tokens whose hash starts with `prefix` (the API's short ids), in hash order.
+    fn refresh_tokens_by_hash_prefix(&self, prefix: &str) -> StoreResult<Vec<RefreshToken>>;
+}
+
+/// Which refresh tokens a list shows; `None` fields match anything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RefreshTokenFilter {
+    pub user: Option<UserId>,
+    pub provider: Option<ProviderId>,
 }
 
 pub trait OAuthTokenWrites {

@@ -9,7 +9,7 @@ use crate::model::{
     BindingId, Event, EventAction, EventUser, Flow, FlowAuthentication, FlowDesignation, FlowId,
     PolicyEngineMode, Stage, StageBinding, StageId, StageKind, Timestamp, UserId,
 };
-use crate::store::{ListQuery, Store, StoreError, StoreExt};
+use crate::store::{EventFilter, ListQuery, Store, StoreError, StoreExt};
 
 fn sample_stages() -> Vec<Stage> {
     let password = Stage {
@@ -278,6 +278,68 @@ pub(super) fn events_newest_first(f: &mut StoreFixture) {
                 oldest_first.items,
                 vec![first.clone(), second.clone(), third.clone()]
             );
+            Ok(())
+        })
+        .unwrap();
+}
+
+pub(super) fn events_filter_by_action_username_and_address(f: &mut StoreFixture) {
+    let store = f.store();
+    let login = event(EventAction::Login, Some("jack"), 10);
+    let mut failed = event(EventAction::LoginFailed, None, 20);
+    failed.context = serde_json::json!({"username": "jack"});
+    failed.client_ip = Some("198.51.100.7".into());
+    let logout = event(EventAction::Logout, Some("kate"), 30);
+    store
+        .write(|tx| {
+            [&login, &failed, &logout]
+                .into_iter()
+                .try_for_each(|e| tx.insert_event(e))
+        })
+        .unwrap();
+    let filtered = |filter: EventFilter| {
+        store
+            .read(|tx| tx.list_events_filtered(&ListQuery::default(), &filter))
+            .unwrap()
+    };
+    // The action matches in part, ignoring case.
+    let logins = filtered(EventFilter {
+        action: Some("LOGIN".into()),
+        ..EventFilter::default()
+    });
+    assert_eq!(logins.total, 2);
+    assert_eq!(logins.items, vec![failed.clone(), login.clone()]);
+    let exact = filtered(EventFilter {
+        action: Some("login_failed".into()),
+        ..EventFilter::default()
+    });
+    assert_eq!(exact.items, vec![failed.clone()]);
+    // The username is the acting user's or the one a failed login named.
+    let jack = filtered(EventFilter {
+        username: Some("jack".into()),
+        ..EventFilter::default()
+    });
+    assert_eq!(jack.items, vec![failed.clone(), login.clone()]);
+    let from = filtered(EventFilter {
+        client_ip: Some("198.51.100.7".into()),
+        ..EventFilter::default()
+    });
+    assert_eq!(from.items, vec![failed.clone()]);
+    let none = filtered(EventFilter {
+        action: Some("logout".into()),
+        username: Some("jack".into()),
+        client_ip: None,
+    });
+    assert_eq!(none.total, 0);
+    assert_eq!(
+        filtered(EventFilter::default()).items,
+        vec![logout.clone(), failed.clone(), login.clone()]
+    );
+
+    store
+        .read(|tx| {
+            assert_eq!(tx.event(failed.id)?, Some(failed.clone()));
+            assert_eq!(tx.event(uuid::Uuid::new_v4())?, None);
             Ok(())
         })
         .unwrap();

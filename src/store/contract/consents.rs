@@ -1,11 +1,12 @@
 //! Contract cases for remembered consents: one per user and application (an upsert
-//! replaces it), gone with the user, and purged once expired.
+//! replaces it), gone with the user, and purged once expired; listed by user and
+//! application, and found by the start of their id.
 
 use uuid::Uuid;
 
-use super::{StoreFixture, T0, add_user, conflict_on};
+use super::{StoreFixture, T0, add_user, conflict_on, query};
 use crate::model::{Consent, Timestamp, UserId};
-use crate::store::{StoreError, StoreExt};
+use crate::store::{ConsentFilter, ListQuery, StoreError, StoreExt};
 
 fn consent(user: UserId, application: Uuid, scopes: &[&str], expires: Option<i64>) -> Consent {
     Consent {
@@ -125,4 +126,79 @@ pub(super) fn consents_go_with_their_user_and_expire(f: &mut StoreFixture) {
         store.read(|tx| tx.consents_of_user(vic.id)).unwrap(),
         vec![lasting]
     );
+}
+
+pub(super) fn consent_lists_filter_search_and_find_by_id_prefix(f: &mut StoreFixture) {
+    let store = f.store();
+    let wes = add_user(store, "wes");
+    let xia = add_user(store, "xia");
+    let (wiki, mail) = two_applications();
+    let with_id = |id: &str, user, application| Consent {
+        id: Uuid::parse_str(id).unwrap(),
+        ..consent(user, application, &["openid"], None)
+    };
+    let wes_wiki = with_id("0a000000-0000-4000-8000-000000000001", wes.id, wiki);
+    let wes_mail = with_id("0a000000-0001-4000-8000-000000000002", wes.id, mail);
+    let xia_wiki = with_id("0b000000-0000-4000-8000-000000000003", xia.id, wiki);
+    let xia_mail = Consent {
+        expires: Some(Timestamp(T0.0 + 10)),
+        ..with_id("0a000000-0000-4000-8000-000000000004", xia.id, mail)
+    };
+    store
+        .write(|tx| {
+            [&wes_wiki, &wes_mail, &xia_wiki, &xia_mail]
+                .into_iter()
+                .try_for_each(|consent| tx.upsert_consent(consent))
+        })
+        .unwrap();
+    let list = |query: &ListQuery, filter: ConsentFilter| {
+        store.read(|tx| tx.list_consents(query, filter)).unwrap()
+    };
+    let everything = list(&ListQuery::default(), ConsentFilter::default());
+    assert_eq!(everything.total, 4);
+    // By application, then id.
+    assert_eq!(
+        everything.items,
+        vec![
+            wes_wiki.clone(),
+            xia_wiki.clone(),
+            xia_mail.clone(),
+            wes_mail.clone()
+        ]
+    );
+    let of_xia = ConsentFilter {
+        user: Some(xia.id),
+        application: None,
+    };
+    assert_eq!(
+        list(&ListQuery::default(), of_xia).items,
+        vec![xia_wiki.clone(), xia_mail.clone()]
+    );
+    let for_mail = ConsentFilter {
+        user: None,
+        application: Some(mail),
+    };
+    let by_expiry = query(None, Some("expires"), true);
+    assert_eq!(
+        list(&by_expiry, for_mail).items,
+        vec![xia_mail.clone(), wes_mail.clone()]
+    );
+    let xia_on_mail = ConsentFilter {
+        user: Some(xia.id),
+        application: Some(mail),
+    };
+    assert_eq!(list(&ListQuery::default(), xia_on_mail).total, 1);
+    assert_eq!(
+        list(&query(Some("WES"), None, false), ConsentFilter::default()).items,
+        vec![wes_wiki.clone(), wes_mail.clone()]
+    );
+
+    let by_prefix = |prefix: &str| store.read(|tx| tx.consents_by_id_prefix(prefix)).unwrap();
+    assert_eq!(
+        by_prefix("0a000000-0000"),
+        vec![wes_wiki.clone(), xia_mail.clone()]
+    );
+    assert_eq!(by_prefix("0a000000-0001"), vec![wes_mail.clone()]);
+    assert_eq!(by_prefix(&xia_wiki.id.to_string()), vec![xia_wiki.clone()]);
+    assert!(by_prefix("0c").is_empty());
 }

@@ -1,16 +1,17 @@
 //! Contract cases for OAuth2: providers get increasing integer ids from the store and keep
 //! their names and client ids unique; deleting one detaches its application and drops its
 //! refresh tokens; scope mappings keep names and managed keys unique; refresh tokens are
-//! found by hash, used once, revoked by family, purged when expired and go with their user.
+//! found by hash, used once, revoked by family, purged when expired and go with their user;
+//! they list by owner and provider, and are found by the start of their hash.
 
 use uuid::Uuid;
 
-use super::{StoreFixture, T0, add_user, conflict_on};
+use super::{StoreFixture, T0, add_user, conflict_on, query};
 use crate::model::{
     Application, FlowId, MappingKind, OAuth2Provider, PropertyMapping, Provider, ProviderId,
     ProviderKind, RefreshToken, ScopeMapping, StandardScope, Timestamp, UserId,
 };
-use crate::store::{Store, StoreError, StoreExt};
+use crate::store::{ListQuery, RefreshTokenFilter, Store, StoreError, StoreExt};
 
 fn provider(name: &str, client_id: &str) -> Provider {
     let mut oauth = OAuth2Provider::new(client_id.into(), format!("sealed-{client_id}"));
@@ -352,4 +353,87 @@ pub(super) fn refresh_tokens_of_a_user_newest_first_and_gone_with_the_user(f: &m
     assert!(hashes(alice.id).is_empty());
     assert_eq!(token_of(store, "a-new"), None);
     assert_eq!(hashes(bob.id), ["b-one"]);
+}
+
+pub(super) fn refresh_token_lists_filter_search_and_find_by_hash_prefix(f: &mut StoreFixture) {
+    let store = f.store();
+    let alice = add_user(store, "alice");
+    let bob = add_user(store, "bob");
+    let grafana = insert(store, &provider("Grafana", "grafana-id"));
+    let wiki = insert(store, &provider("Wiki", "wiki-id"));
+    let grant = Uuid::new_v4();
+    store
+        .write(|tx| {
+            tx.insert_refresh_token(&refresh_token("aa01", grant, grafana.id, alice.id, 0))?;
+            tx.insert_refresh_token(&refresh_token("aa02", grant, wiki.id, alice.id, 30))?;
+            tx.insert_refresh_token(&refresh_token("ab01", grant, grafana.id, bob.id, 20))?;
+            tx.insert_refresh_token(&refresh_token("b001", grant, wiki.id, bob.id, 10))
+        })
+        .unwrap();
+    let hashes = |query: &ListQuery, filter: RefreshTokenFilter| -> (u64, Vec<String>) {
+        let page = store
+            .read(|tx| tx.list_refresh_tokens(query, filter))
+            .unwrap();
+        let hashes = page.items.into_iter().map(|token| token.token_hash);
+        (page.total, hashes.collect())
+    };
+    let everyone = RefreshTokenFilter::default();
+    let all = ListQuery::default();
+    assert_eq!(
+        hashes(&all, everyone),
+        (4, strings(&["aa02", "ab01", "b001", "aa01"]))
+    );
+    let of_alice = RefreshTokenFilter {
+        user: Some(alice.id),
+        provider: None,
+    };
+    assert_eq!(hashes(&all, of_alice), (2, strings(&["aa02", "aa01"])));
+    let of_wiki = RefreshTokenFilter {
+        user: None,
+        provider: Some(wiki.id),
+    };
+    assert_eq!(hashes(&all, of_wiki), (2, strings(&["aa02", "b001"])));
+    let both = RefreshTokenFilter {
+        user: Some(bob.id),
+        provider: Some(wiki.id),
+    };
+    assert_eq!(hashes(&all, both), (1, strings(&["b001"])));
+    // Search covers the owner's name and the provider's name, ignoring case.
+    assert_eq!(
+        hashes(&query(Some("BOB"), None, false), everyone).1,
+        strings(&["ab01", "b001"])
+    );
+    assert_eq!(
+        hashes(&query(Some("wik"), None, false), of_alice).1,
+        strings(&["aa02"])
+    );
+    let oldest_first = query(None, Some("expires"), false);
+    assert_eq!(
+        hashes(&oldest_first, everyone).1,
+        strings(&["aa01", "b001", "ab01", "aa02"])
+    );
+    let paged = ListQuery {
+        offset: 1,
+        limit: 2,
+        ..ListQuery::default()
+    };
+    assert_eq!(hashes(&paged, everyone), (4, strings(&["ab01", "b001"])));
+
+    let by_prefix = |prefix: &str| -> Vec<String> {
+        store
+            .read(|tx| tx.refresh_tokens_by_hash_prefix(prefix))
+            .unwrap()
+            .into_iter()
+            .map(|token| token.token_hash)
+            .collect()
+    };
+    assert_eq!(by_prefix("aa"), strings(&["aa01", "aa02"]));
+    assert_eq!(by_prefix("a"), strings(&["aa01", "aa02", "ab01"]));
+    assert_eq!(by_prefix("ab01"), strings(&["ab01"]));
+    assert!(by_prefix("c").is_empty());
+    assert!(by_prefix("ab011").is_empty());
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|item| (*item).to_owned()).collect()
 }

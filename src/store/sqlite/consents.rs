@@ -2,14 +2,16 @@
 //! agreed permissions as a JSON list. They go with their user (ON DELETE CASCADE).
 
 use rusqlite::Row;
+use rusqlite::types::Value;
 use uuid::Uuid;
 
 use super::SqliteTx;
 use super::codec::{
     col, collect, expect_changed, first, json_col, sql_error, sql_error_ref, to_json, uuid_col,
 };
+use super::list::{Filter, ListSpec, list_where};
 use crate::model::{Consent, Timestamp, UserId};
-use crate::store::{ConsentReads, ConsentWrites, StoreResult};
+use crate::store::{ConsentFilter, ConsentReads, ConsentWrites, ListQuery, Page, StoreResult};
 
 macro_rules! consent_columns {
     () => {
@@ -18,6 +20,17 @@ macro_rules! consent_columns {
 }
 
 const TABLE: &str = "consents";
+
+/// The list joins the user for search, so its columns are qualified.
+const LIST: ListSpec = ListSpec {
+    from: "consents c JOIN users u ON u.id = c.user_id",
+    columns: "c.id, c.user_id, c.application, c.permissions, c.expires",
+    search: &["u.username_key"],
+    order: &[("application", "c.application"), ("expires", "c.expires")],
+    default_order: "c.application",
+    default_descending: None,
+    tiebreak: "c.id",
+};
 
 fn decode(row: &Row<'_>) -> StoreResult<Consent> {
     Ok(Consent {
@@ -51,6 +64,37 @@ impl ConsentReads for SqliteTx<'_> {
         );
         let mut stmt = self.conn.prepare_cached(sql).map_err(sql_error)?;
         let rows = stmt.query([user.0]).map_err(sql_error)?;
+        collect(rows, decode)
+    }
+
+    fn list_consents(
+        &self,
+        query: &ListQuery,
+        filter: ConsentFilter,
+    ) -> StoreResult<Page<Consent>> {
+        let user = filter.user.map(|user| Filter {
+            condition: "c.user_id = ?",
+            value: Value::Integer(user.0),
+        });
+        let application = filter.application.map(|application| Filter {
+            condition: "c.application = ?",
+            value: Value::Text(application.to_string()),
+        });
+        let filters = user.into_iter().chain(application).collect();
+        list_where(self.conn, &LIST, query, filters, decode)
+    }
+
+    fn consents_by_id_prefix(&self, prefix: &str) -> StoreResult<Vec<Consent>> {
+        // A range on the primary key: every text starting with `prefix` sorts from it up
+        // to (not including) it followed by the highest character.
+        let sql = concat!(
+            "SELECT ",
+            consent_columns!(),
+            " FROM consents WHERE id >= ?1 AND id < ?2 ORDER BY id"
+        );
+        let mut stmt = self.conn.prepare_cached(sql).map_err(sql_error)?;
+        let upper = format!("{prefix}{}", char::MAX);
+        let rows = stmt.query([prefix, &upper]).map_err(sql_error)?;
         collect(rows, decode)
     }
 }

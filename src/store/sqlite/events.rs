@@ -2,12 +2,14 @@
 //! reference, so the trail survives the account's deletion.
 
 use rusqlite::Row;
+use rusqlite::types::Value;
+use uuid::Uuid;
 
 use super::SqliteTx;
-use super::codec::{col, corrupt, json_col, sql_error, to_json, uuid_col};
-use super::list::{ListSpec, list};
+use super::codec::{col, corrupt, first, json_col, sql_error, to_json, uuid_col};
+use super::list::{Filter, ListSpec, list, list_where};
 use crate::model::{Event, EventAction, EventUser, Timestamp};
-use crate::store::{EventReads, EventWrites, ListQuery, Page, StoreResult};
+use crate::store::{EventFilter, EventReads, EventWrites, ListQuery, Page, StoreResult};
 
 const TABLE: &str = "events";
 
@@ -45,6 +47,46 @@ fn decode(row: &Row<'_>) -> StoreResult<Event> {
 impl EventReads for SqliteTx<'_> {
     fn list_events(&self, query: &ListQuery) -> StoreResult<Page<Event>> {
         list(self.conn, &LIST, query, None, decode)
+    }
+
+    fn list_events_filtered(
+        &self,
+        query: &ListQuery,
+        filter: &EventFilter,
+    ) -> StoreResult<Page<Event>> {
+        let text = |value: &Option<String>| value.as_ref().map(|value| Value::Text(value.clone()));
+        let action = filter.action.as_ref().map(|action| Filter {
+            // Action names are lower case.
+            condition: "instr(action, ?) > 0",
+            value: Value::Text(action.to_lowercase()),
+        });
+        let username = text(&filter.username).map(|value| Filter {
+            condition: "? IN (json_extract(user_json, '$.username'), \
+                        json_extract(context, '$.username'))",
+            value,
+        });
+        let client_ip = text(&filter.client_ip).map(|value| Filter {
+            condition: "client_ip = ?",
+            value,
+        });
+        let filters = action
+            .into_iter()
+            .chain(username)
+            .chain(client_ip)
+            .collect();
+        list_where(self.conn, &LIST, query, filters, decode)
+    }
+
+    fn event(&self, id: Uuid) -> StoreResult<Option<Event>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM events WHERE id = ?1",
+                LIST.columns
+            ))
+            .map_err(sql_error)?;
+        let rows = stmt.query([id.to_string()]).map_err(sql_error)?;
+        first(rows, decode)
     }
 }
 

@@ -24,7 +24,7 @@ pub(super) struct ListSpec {
     pub tiebreak: &'static str,
 }
 
-/// A fixed extra condition (e.g. the owner filter) with its one parameter.
+/// A fixed extra condition (e.g. the owner filter) with its one parameter (one `?`).
 pub(super) struct Filter {
     pub condition: &'static str,
     pub value: Value,
@@ -37,7 +37,18 @@ pub(super) fn list<T>(
     filter: Option<Filter>,
     decode: fn(&Row<'_>) -> StoreResult<T>,
 ) -> StoreResult<Page<T>> {
-    let (where_sql, mut params) = where_clause(spec, query, filter);
+    list_where(conn, spec, query, filter.into_iter().collect(), decode)
+}
+
+/// `list` with any number of extra conditions, all of which must hold.
+pub(super) fn list_where<T>(
+    conn: &Connection,
+    spec: &ListSpec,
+    query: &ListQuery,
+    filters: Vec<Filter>,
+    decode: fn(&Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Page<T>> {
+    let (where_sql, mut params) = where_clause(spec, query, filters);
 
     let count_sql = format!("SELECT COUNT(*) FROM {}{where_sql}", spec.from);
     let total: i64 = conn
@@ -70,14 +81,10 @@ pub(super) fn list<T>(
     })
 }
 
-fn where_clause(
-    spec: &ListSpec,
-    query: &ListQuery,
-    filter: Option<Filter>,
-) -> (String, Vec<Value>) {
+fn where_clause(spec: &ListSpec, query: &ListQuery, filters: Vec<Filter>) -> (String, Vec<Value>) {
     let mut conditions = Vec::new();
     let mut params = Vec::new();
-    if let Some(filter) = filter {
+    for filter in filters {
         conditions.push(filter.condition.to_owned());
         params.push(filter.value);
     }

@@ -2,15 +2,36 @@
 //! column ties a family together so one statement revokes it.
 
 use rusqlite::Row;
+use rusqlite::types::Value;
 
 use super::SqliteTx;
 use super::codec::{col, collect, first, sql_error, sql_error_ref, to_json, uuid_col};
+use super::list::{Filter, ListSpec, list_where};
 use crate::model::{ProviderId, RefreshToken, Timestamp, UserId};
-use crate::store::{OAuthTokenReads, OAuthTokenWrites, StoreError, StoreResult};
+use crate::store::{
+    ListQuery, OAuthTokenReads, OAuthTokenWrites, Page, RefreshTokenFilter, StoreError, StoreResult,
+};
 
 const TABLE: &str = "oauth_refresh_tokens";
 const COLUMNS: &str = "token_hash, grant_id, provider_id, user_id, scopes, auth_time, expires, \
                        created, used, revoked";
+
+/// The list joins the owner and the provider for search, so its columns are qualified.
+const LIST: ListSpec = ListSpec {
+    from: "oauth_refresh_tokens t JOIN users u ON u.id = t.user_id \
+           LEFT JOIN providers p ON p.id = t.provider_id",
+    columns: "t.token_hash, t.grant_id, t.provider_id, t.user_id, t.scopes, t.auth_time, \
+              t.expires, t.created, t.used, t.revoked",
+    search: &["u.username_key", "p.name"],
+    order: &[
+        ("created", "t.created"),
+        ("expires", "t.expires"),
+        ("provider", "t.provider_id"),
+    ],
+    default_order: "t.created",
+    default_descending: Some(true),
+    tiebreak: "t.token_hash",
+};
 
 fn decode(row: &Row<'_>) -> StoreResult<RefreshToken> {
     let scopes: String = col(row, 4, TABLE)?;
@@ -49,6 +70,38 @@ impl OAuthTokenReads for SqliteTx<'_> {
             ))
             .map_err(sql_error)?;
         let rows = stmt.query([user.0]).map_err(sql_error)?;
+        collect(rows, decode)
+    }
+
+    fn list_refresh_tokens(
+        &self,
+        query: &ListQuery,
+        filter: RefreshTokenFilter,
+    ) -> StoreResult<Page<RefreshToken>> {
+        let user = filter.user.map(|user| Filter {
+            condition: "t.user_id = ?",
+            value: Value::Integer(user.0),
+        });
+        let provider = filter.provider.map(|provider| Filter {
+            condition: "t.provider_id = ?",
+            value: Value::Integer(provider.0),
+        });
+        let filters = user.into_iter().chain(provider).collect();
+        list_where(self.conn, &LIST, query, filters, decode)
+    }
+
+    fn refresh_tokens_by_hash_prefix(&self, prefix: &str) -> StoreResult<Vec<RefreshToken>> {
+        // A range on the primary key: every text starting with `prefix` sorts from it up
+        // to (not including) it followed by the highest character.
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM {TABLE} WHERE token_hash >= ?1 AND token_hash < ?2 \
+                 ORDER BY token_hash"
+            ))
+            .map_err(sql_error)?;
+        let upper = format!("{prefix}{}", char::MAX);
+        let rows = stmt.query([prefix, &upper]).map_err(sql_error)?;
         collect(rows, decode)
     }
 }
