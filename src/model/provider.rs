@@ -363,7 +363,7 @@ mod tests {
     #[test]
     fn refresh_token_api_ids_are_hash_prefixes() {
         let token = RefreshToken {
-            token_hash: format!("{:013x}fffff", 0x0123_4567_89ab_c_u64),
+            token_hash: format!("{:013x}fffff", 0x1_2345_6789_abcd_u64),
             grant: Uuid::new_v4(),
             provider: ProviderId(1),
             user: crate::model::UserId(1),
@@ -374,7 +374,7 @@ mod tests {
             used: false,
             revoked: false,
         };
-        assert_eq!(token.api_pk(), 0x0123_4567_89ab_c);
+        assert_eq!(token.api_pk(), 0x1_2345_6789_abcd);
         let prefix = RefreshToken::hash_prefix_of(token.api_pk()).unwrap();
         assert!(token.token_hash.starts_with(&prefix), "{prefix}");
         assert_eq!(RefreshToken::hash_prefix_of(5).unwrap(), "0000000000005");

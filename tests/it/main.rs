@@ -14,6 +14,7 @@ mod api_auth;
 mod api_resources;
 mod applications;
 mod architecture;
+mod audit_api;
 mod bootstrap;
 mod brands;
 mod cli;

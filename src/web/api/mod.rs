@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod applications;
 pub mod brands;
+pub mod events;
 pub mod executor;
 pub mod field_errors;
 pub mod flow_bindings;
@@ -16,10 +17,12 @@ pub mod pagination;
 pub mod policies;
 pub mod property_mappings;
 pub mod providers;
+pub mod refresh_tokens;
 pub mod schema;
 pub mod serialize;
 pub mod stages;
 pub mod tokens;
+pub mod user_consent;
 pub mod users;
 
 use actix_web::web::ServiceConfig;
@@ -50,6 +53,14 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(tokens::view_key)
         .service(tokens::retrieve)
         .service(tokens::remove)
+        .service(user_consent::list)
+        .service(user_consent::retrieve)
+        .service(user_consent::remove)
+        .service(refresh_tokens::list)
+        .service(refresh_tokens::retrieve)
+        .service(refresh_tokens::remove)
+        .service(events::list)
+        .service(events::retrieve)
         .service(flows::list)
         .service(flows::create)
         .service(flows::retrieve)

@@ -71,7 +71,7 @@ pub struct OAuth2Filter {
     client_type: Option<String>,
 }
 
-fn render_oauth2(state: &AppState, catalog: &Catalog, provider: &Provider) -> Value {
+pub(super) fn render_oauth2(state: &AppState, catalog: &Catalog, provider: &Provider) -> Value {
     match provider.oauth2() {
         Some(oauth) => render::oauth2(catalog, &state.secret_box, provider, oauth),
         None => render::summary(catalog, provider),

@@ -220,7 +220,7 @@ pub(crate) async fn issue(
 /// resource endpoints check, its access tokens.
 /// Returns how many refresh tokens it revoked; a family with none stored (never issued,
 /// or purged long ago) leaves no marker.
-pub(crate) async fn revoke_grant(
+pub async fn revoke_grant(
     services: &OAuthServices,
     grant: Uuid,
     ttl_secs: u64,
