@@ -22,14 +22,18 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable
+from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
 
 import authentik_client
 import requests
 from authentik_client.api.admin_api import AdminApi
 from authentik_client.api.core_api import CoreApi
+from authentik_client.api.events_api import EventsApi
 from authentik_client.api.flows_api import FlowsApi
+from authentik_client.api.oauth2_api import Oauth2Api
 from authentik_client.api.propertymappings_api import PropertymappingsApi
 from authentik_client.api.providers_api import ProvidersApi
+from authentik_client.api.stages_api import StagesApi
 from authentik_client.exceptions import (
     ApiException,
     ForbiddenException,
@@ -40,6 +44,9 @@ from authentik_client.models import (
     Application,
     ApplicationRequest,
     ClientTypeEnum,
+    ConsentStageModeEnum,
+    Event,
+    EventActions,
     FlowDesignationEnum,
     Group,
     GroupRequest,
@@ -48,14 +55,18 @@ from authentik_client.models import (
     OAuth2Provider,
     OAuth2ProviderRequest,
     OAuth2ProviderSetupURLs,
+    PaginatedEventList,
     PaginatedFlowList,
     PaginatedGroupList,
     PaginatedOAuth2ProviderList,
     PaginatedProviderList,
     PaginatedScopeMappingList,
+    PaginatedTokenModelList,
+    PaginatedUserConsentList,
     PaginatedUserList,
     Pagination,
     PasswordChallenge,
+    PatchedConsentStageRequest,
     PatchedOAuth2ProviderRequest,
     PatchedUserRequest,
     RedirectChallenge,
@@ -64,9 +75,11 @@ from authentik_client.models import (
     ScopeMappingRequest,
     SessionUser,
     Token,
+    TokenModel,
     TokenRequest,
     TokenView,
     User,
+    UserConsent,
     UserAccountRequest,
     UserPasswordSetRequest,
     UserRequest,
@@ -76,6 +89,9 @@ from authentik_client.models import (
 
 AUTH_FLOW = "default-authentication-flow"
 CONSENT_FLOW = "default-provider-authorization-implicit-consent"
+EXPLICIT_CONSENT_FLOW = "default-provider-authorization-explicit-consent"
+CONSENT_STAGE = "default-provider-authorization-consent"
+AUDIT_REDIRECT = "https://audit.example.com/callback"
 INVALIDATION_FLOW = "default-invalidation-flow"
 EMAIL_SCOPE = "goauthentik.io/providers/oauth2/scope-email"
 DEFAULT_FLOWS = ("default-authentication-flow", "default-invalidation-flow", "initial-setup")
@@ -145,6 +161,10 @@ class State:
     scope_mapping: ScopeMapping | None = None
     provider: OAuth2Provider | None = None
     application: Application | None = None
+    audit_provider: OAuth2Provider | None = None
+    audit_application: Application | None = None
+    # The default consent stage's pk and mode before the audit checks changed it.
+    consent_stage: tuple[str, ConsentStageModeEnum] | None = None
 
     @property
     def username(self) -> str:
@@ -512,6 +532,183 @@ def oauth_checks(report: Report, base: str, token: str, state: State) -> None:
             report.check("delete the application, provider and scope mapping", delete_all)
 
 
+def run_consent_flow(session: requests.Session, base: str, slug: str, query: str) -> str:
+    """Answers an authorization flow's challenges (a consent) as a person would; returns
+    where its final redirect points."""
+    url = f"{base}/api/v3/flows/executor/{slug}/?query={quote(query, safe='')}"
+    response = session.get(url, timeout=HTTP_TIMEOUT)
+    for _ in range(4):
+        expect_equal(response.status_code, 200, f"executor {slug}")
+        challenge = response.json()
+        component = challenge.get("component")
+        if component == "xak-flow-redirect":
+            return RedirectChallenge.from_dict(challenge).to
+        expect_equal(component, "ak-stage-consent", f"challenge in {slug}")
+        expect(isinstance(challenge.get("token"), str), f"consent without a token: {challenge}")
+        answer = {"component": component, "token": challenge["token"]}
+        response = session.post(url, json=answer, timeout=HTTP_TIMEOUT)
+    raise CheckFailed(f"flow {slug} did not finish")
+
+
+def authorize(session: requests.Session, base: str, client_id: str) -> str:
+    """Sends a signed-in browser through an authorization request; returns the code."""
+    query = urlencode({
+        "client_id": client_id,
+        "redirect_uri": AUDIT_REDIRECT,
+        "response_type": "code",
+        "scope": "openid offline_access",
+        "state": "audit-state",
+    })
+    url = f"{base}/application/o/authorize/?{query}"
+    for _ in range(10):
+        parts = urlsplit(url)
+        if url.startswith(AUDIT_REDIRECT):
+            params = parse_qs(parts.query)
+            expect_equal(params.get("state"), ["audit-state"], "state at the client")
+            expect("code" in params, f"no code at the client: {url}")
+            return params["code"][0]
+        if parts.path.startswith("/if/flow/"):
+            slug = parts.path.split("/")[3]
+            url = urljoin(f"{base}/", run_consent_flow(session, base, slug, parts.query))
+            continue
+        response = session.get(url, allow_redirects=False, timeout=HTTP_TIMEOUT)
+        expect(
+            300 <= response.status_code < 400,
+            f"GET {parts.path} answered {response.status_code}: {response.text[:300]}",
+        )
+        url = urljoin(url, response.headers["Location"])
+    raise CheckFailed(f"no code after ten hops from {query}")
+
+
+def token_request(base: str, provider: OAuth2Provider, form: dict) -> requests.Response:
+    return requests.post(
+        f"{base}/application/o/token/",
+        data=form,
+        auth=(provider.client_id, provider.client_secret),
+        timeout=HTTP_TIMEOUT,
+    )
+
+
+def audit_checks(report: Report, base: str, token: str, admin_password: str, state: State) -> None:
+    """A real authorization (explicit consent, remembered) leaves a refresh token, a
+    consent and an event; each is read, and the first two deleted, through the official
+    client: every answer must parse in its pydantic models."""
+    with client_for(base, token) as api_client:
+        core = CoreApi(api_client)
+        oauth2 = Oauth2Api(api_client)
+        events = EventsApi(api_client)
+        stages = StagesApi(api_client)
+        flows = FlowsApi(api_client)
+        providers = ProvidersApi(api_client)
+        mappings = PropertymappingsApi(api_client)
+        slug = f"interop-audit-{state.suffix}"
+        found: dict = {}
+
+        def authorization() -> None:
+            stage = next(
+                stage for stage in stages.stages_consent_list(name=CONSENT_STAGE).results
+                if stage.name == CONSENT_STAGE
+            )
+            state.consent_stage = (str(stage.pk), stage.mode)
+            stages.stages_consent_partial_update(
+                stage_uuid=stage.pk,
+                patched_consent_stage_request=PatchedConsentStageRequest(
+                    mode=ConsentStageModeEnum.PERMANENT
+                ),
+            )
+            scopes = [
+                f"goauthentik.io/providers/oauth2/scope-{scope}"
+                for scope in ("openid", "offline_access")
+            ]
+            request = OAuth2ProviderRequest(
+                name=f"interop-audit-{state.suffix}",
+                authorization_flow=flows.flows_instances_retrieve(slug=EXPLICIT_CONSENT_FLOW).pk,
+                invalidation_flow=flows.flows_instances_retrieve(slug=INVALIDATION_FLOW).pk,
+                redirect_uris=[
+                    RedirectURIRequest(matching_mode=MatchingModeEnum.STRICT, url=AUDIT_REDIRECT)
+                ],
+                property_mappings=[
+                    mapping.pk
+                    for mapping in mappings.propertymappings_provider_scope_list(managed=scopes).results
+                ],
+            )
+            state.audit_provider = providers.providers_oauth2_create(o_auth2_provider_request=request)
+            state.audit_application = core.core_applications_create(
+                application_request=ApplicationRequest(
+                    name="Interop Audit", slug=slug, provider=state.audit_provider.pk
+                )
+            )
+            session = log_in(base, "akadmin", admin_password)
+            code = authorize(session, base, state.audit_provider.client_id)
+            answer = token_request(base, state.audit_provider, {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": AUDIT_REDIRECT,
+            })
+            expect_equal(answer.status_code, 200, f"code exchange: {answer.text[:300]}")
+            found["refresh_token"] = answer.json().get("refresh_token")
+            expect(found["refresh_token"], "no refresh token for offline_access")
+
+        def list_refresh_tokens() -> None:
+            answer = oauth2.oauth2_refresh_tokens_list(provider=state.audit_provider.pk)
+            expect(isinstance(answer, PaginatedTokenModelList), f"not a list: {type(answer)}")
+            expect_equal(answer.pagination.count, 1, "refresh tokens of the provider")
+            listed = answer.results[0]
+            expect(isinstance(listed, TokenModel), f"not a TokenModel: {type(listed)}")
+            expect_equal(listed.user.username, "akadmin", "token owner")
+            expect_equal(listed.provider.pk, state.audit_provider.pk, "token provider")
+            expect("offline_access" in listed.scope, f"scope {listed.scope}")
+            expect(not listed.is_expired and not listed.revoked, "a new token is dead")
+            fetched = oauth2.oauth2_refresh_tokens_retrieve(id=listed.pk)
+            expect_equal(fetched.pk, listed.pk, "retrieved token pk")
+            found["token_pk"] = listed.pk
+
+        def revoke_refresh_token() -> None:
+            expect("token_pk" in found, "no token listed")
+            answer = oauth2.oauth2_refresh_tokens_destroy(id=found["token_pk"])
+            expect(answer is None, f"destroy returned a body: {answer!r}")
+            refreshed = token_request(base, state.audit_provider, {
+                "grant_type": "refresh_token",
+                "refresh_token": found["refresh_token"],
+            })
+            expect_equal(refreshed.status_code, 400, "refresh with a revoked token")
+            expect_equal(refreshed.json().get("error"), "invalid_grant", "error code")
+            again = oauth2.oauth2_refresh_tokens_retrieve(id=found["token_pk"])
+            expect(again.revoked, "the deleted token is not revoked")
+
+        def list_consents() -> None:
+            answer = core.core_user_consent_list(application=state.audit_application.pk)
+            expect(isinstance(answer, PaginatedUserConsentList), f"not a list: {type(answer)}")
+            expect_equal(answer.pagination.count, 1, "consents for the application")
+            consent = answer.results[0]
+            expect(isinstance(consent, UserConsent), f"not a UserConsent: {type(consent)}")
+            expect_equal(consent.user.username, "akadmin", "consent user")
+            expect_equal(consent.application.slug, slug, "consent application")
+            expect(consent.expires is None, f"a permanent consent expires {consent.expires}")
+            expect("openid" in (consent.permissions or ""), f"permissions {consent.permissions!r}")
+            core.core_user_consent_destroy(id=consent.pk)
+            left = core.core_user_consent_list(application=state.audit_application.pk)
+            expect_equal(left.pagination.count, 0, "consents after delete")
+
+        def list_events() -> None:
+            answer = events.events_events_list(action="authorize_application", username="akadmin")
+            expect(isinstance(answer, PaginatedEventList), f"not a list: {type(answer)}")
+            expect(answer.pagination.count >= 1, "no authorize_application event")
+            event = answer.results[0]
+            expect(isinstance(event, Event), f"not an Event: {type(event)}")
+            expect_equal(event.action, EventActions.AUTHORIZE_APPLICATION, "event action")
+            expect_equal(event.user.get("username"), "akadmin", "event user")
+            expect_equal(event.context["authorized_application"]["slug"], slug, "authorized app")
+            fetched = events.events_events_retrieve(event_uuid=event.pk)
+            expect_equal(fetched.pk, event.pk, "retrieved event pk")
+
+        if report.check("a real authorization leaves a refresh token and a consent", authorization):
+            if report.check("oauth2/refresh_tokens/ parses as PaginatedTokenModelList", list_refresh_tokens):
+                report.check("deleting a refresh token revokes it", revoke_refresh_token)
+            report.check("core/user_consent/ parses as PaginatedUserConsentList and deletes", list_consents)
+            report.check("events/events/?action= parses as PaginatedEventList", list_events)
+
+
 def executor_url(base: str) -> str:
     return f"{base}/api/v3/flows/executor/{AUTH_FLOW}/"
 
@@ -645,7 +842,16 @@ def clean_up(base: str, token: str, state: State) -> None:
         core = CoreApi(api_client)
         providers = ProvidersApi(api_client)
         mappings = PropertymappingsApi(api_client)
+        stages = StagesApi(api_client)
         for remove in (
+            lambda: state.consent_stage
+            and stages.stages_consent_partial_update(
+                stage_uuid=state.consent_stage[0],
+                patched_consent_stage_request=PatchedConsentStageRequest(mode=state.consent_stage[1]),
+            ),
+            lambda: state.audit_application
+            and core.core_applications_destroy(slug=state.audit_application.slug),
+            lambda: state.audit_provider and providers.providers_oauth2_destroy(id=state.audit_provider.pk),
             lambda: state.application and core.core_applications_destroy(slug=state.application.slug),
             lambda: state.provider and providers.providers_oauth2_destroy(id=state.provider.pk),
             lambda: state.scope_mapping
@@ -673,6 +879,7 @@ def main() -> int:
     try:
         api_checks(report, base, token, state)
         oauth_checks(report, base, token, state)
+        audit_checks(report, base, token, admin_password, state)
         executor_checks(report, base, admin_password, state)
         deletion_checks(report, base, token, state)
     finally:
