@@ -137,6 +137,8 @@ async fn a_rotated_refresh_token_shows_as_revoked() {
     let rp = Rp::create(&server, "Grafana", json!({})).await;
     let mut alice = UserAgent::new(&server, "alice").await;
     let tokens = alice.tokens_for(&rp).await;
+    // A second later, so "newest first" has one answer.
+    server.clock.advance(1);
     rp.refresh(tokens.refresh()).await.assert_ok();
     let (_, own) = as_user(&alice, Method::GET, REFRESH_TOKENS).await;
     assert_eq!(count(&own), 2, "{own}");
