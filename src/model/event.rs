@@ -41,6 +41,23 @@ pub enum EventAction {
 }
 
 impl EventAction {
+    /// The action in authentik's vocabulary, for its API clients (which accept no other
+    /// names): gatehouse's own actions are authentik's `custom_` kind, the precise name
+    /// travelling in the event's context as `action`.
+    pub fn authentik_name(self) -> &'static str {
+        match self {
+            EventAction::SetupCompleted
+            | EventAction::RecoveryLinkCreated
+            | EventAction::EmailFailed
+            | EventAction::TokenIssued
+            | EventAction::TokenRefreshed
+            | EventAction::TokenRevoked
+            | EventAction::AccessDenied
+            | EventAction::ConsentGiven => "custom_",
+            other => other.as_str(),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventAction::Login => "login",

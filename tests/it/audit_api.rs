@@ -246,6 +246,12 @@ async fn admins_read_the_audit_trail_filtered() {
         rp.slug.as_str()
     );
     assert!(event["created"].as_str().unwrap() < event["expires"].as_str().unwrap());
+    // gatehouse's own actions speak authentik's vocabulary to its clients: `custom_`,
+    // with the precise name in the context (and still filterable by it).
+    let (status, issued) = as_admin(&server, &format!("{EVENTS}?action=token_issued")).await;
+    assert_eq!((status, count(&issued)), (200, 1), "{issued}");
+    assert_eq!(issued["results"][0]["action"], "custom_");
+    assert_eq!(issued["results"][0]["context"]["action"], "token_issued");
     let pk = event["pk"].as_str().unwrap();
     let (status, one) = as_admin(&server, &format!("{EVENTS}{pk}/")).await;
     assert_eq!((status, &one), (200, event));

@@ -35,12 +35,19 @@ fn render(event: &Event) -> Value {
         || json!({}),
         |user| json!({"pk": user.pk, "username": user.username}),
     );
+    let action = event.action.authentik_name();
+    let mut context = event.context.clone();
+    if action != event.action.as_str() {
+        if let Value::Object(map) = &mut context {
+            map.insert("action".into(), json!(event.action.as_str()));
+        }
+    }
     json!({
         "pk": event.id,
         "user": user,
-        "action": event.action.as_str(),
+        "action": action,
         "app": "gatehouse",
-        "context": event.context,
+        "context": context,
         "client_ip": event.client_ip,
         "created": event.created.to_rfc3339(),
         "expires": event.created.plus_secs(RETENTION_SECS).to_rfc3339(),
