@@ -63,7 +63,7 @@ pub async fn enter(settings: &ConsentStage, call: &mut StageCall<'_>) -> FlowRes
         .context
         .prompt_data
         .insert(TOKEN_KEY.into(), Value::String(token.clone()));
-    Ok(StageStep::Challenge(consent_challenge(&app, &token)))
+    Ok(StageStep::Challenge(consent_challenge(&app, &token, user.username.as_str())))
 }
 
 /// Where the challenge's token waits for the answer. The answer must echo it (as
@@ -71,7 +71,9 @@ pub async fn enter(settings: &ConsentStage, call: &mut StageCall<'_>) -> FlowRes
 /// this application and these permissions.
 const TOKEN_KEY: &str = "consent_token";
 
-fn consent_challenge(app: &AppRequest, token: &str) -> Value {
+/// authentik's consent challenge; `pending_user` names who is agreeing (its clients
+/// require the field).
+fn consent_challenge(app: &AppRequest, token: &str, username: &str) -> Value {
     let permissions: Vec<Value> = app
         .permissions
         .iter()
@@ -84,6 +86,8 @@ fn consent_challenge(app: &AppRequest, token: &str) -> Value {
             "permissions": permissions,
             "additional_permissions": [],
             "token": token,
+            "pending_user": username,
+            "pending_user_avatar": "",
         }),
     )
 }
@@ -124,7 +128,7 @@ pub async fn submit(
         && crate::crypto::constant_time_eq(presented.as_bytes(), expected.as_bytes());
     if !answers_this_page {
         let retry = with_error(
-            consent_challenge(&app, &expected),
+            consent_challenge(&app, &expected, user.username.as_str()),
             "non_field_errors",
             "Please confirm to continue.",
         );
