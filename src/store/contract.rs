@@ -159,7 +159,7 @@ macro_rules! store_cases {
             brands::brands_round_trip_with_unique_domains,
             brands::a_second_default_brand_is_a_conflict,
             applications::applications_round_trip_with_unique_slugs,
-            applications::deleting_an_application_removes_its_bindings,
+            applications::deleting_an_application_removes_its_bindings_and_consents,
             applications::catalog_finds_applications_by_slug_and_id,
             keypairs::keypairs_round_trip_with_unique_names,
             keypairs::catalog_serves_keypairs_and_signing_keys,

@@ -274,7 +274,8 @@ pub trait ApplicationWrites {
     fn insert_application(&self, application: &Application) -> StoreResult<()>;
     /// The same conflict as `insert_application`; `NotFound` for an unknown id.
     fn update_application(&self, application: &Application) -> StoreResult<()>;
-    /// Removes the policy bindings whose target is the application too.
+    /// Removes the policy bindings whose target is the application, and the consents
+    /// given to it, too.
     fn delete_application(&self, id: Uuid) -> StoreResult<()>;
 }
 

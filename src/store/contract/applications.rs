@@ -92,7 +92,7 @@ pub(super) fn applications_round_trip_with_unique_slugs(f: &mut StoreFixture) {
     ));
 }
 
-pub(super) fn deleting_an_application_removes_its_bindings(f: &mut StoreFixture) {
+pub(super) fn deleting_an_application_removes_its_bindings_and_consents(f: &mut StoreFixture) {
     let store = f.store();
     let gone = application("Gone", "gone");
     let kept = application("Kept", "kept");
@@ -112,10 +112,30 @@ pub(super) fn deleting_an_application_removes_its_bindings(f: &mut StoreFixture)
             tx.insert_policy_binding(&kept_binding)
         })
         .unwrap();
+    let user = super::add_user(store, "consenting");
+    let consent_to = |application: uuid::Uuid| crate::model::Consent {
+        id: uuid::Uuid::new_v4(),
+        user: user.id,
+        application,
+        permissions: vec!["openid".into()],
+        expires: None,
+    };
+    let (gone_consent, kept_consent) = (consent_to(gone.id), consent_to(kept.id));
+    store
+        .write(|tx| {
+            tx.upsert_consent(&gone_consent)?;
+            tx.upsert_consent(&kept_consent)
+        })
+        .unwrap();
     store.write(|tx| tx.delete_application(gone.id)).unwrap();
     assert_eq!(
         store.read(|tx| tx.all_policy_bindings()).unwrap(),
         vec![kept_binding]
+    );
+    assert_eq!(
+        store.read(|tx| tx.consents_of_user(user.id)).unwrap(),
+        vec![kept_consent],
+        "the consent to the deleted application goes with it"
     );
 }
 

@@ -70,6 +70,11 @@ impl ApplicationWrites for SqliteTx<'_> {
             )
             .and_then(|mut stmt| stmt.execute([&id]))
             .map_err(sql_error)?;
+        // Consents given to it go too: they name an application that no longer exists.
+        self.conn
+            .prepare_cached("DELETE FROM consents WHERE application = ?1")
+            .and_then(|mut stmt| stmt.execute([&id]))
+            .map_err(sql_error)?;
         let changed = self
             .conn
             .prepare_cached("DELETE FROM applications WHERE id = ?1")
