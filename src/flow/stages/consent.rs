@@ -63,7 +63,11 @@ pub async fn enter(settings: &ConsentStage, call: &mut StageCall<'_>) -> FlowRes
         .context
         .prompt_data
         .insert(TOKEN_KEY.into(), Value::String(token.clone()));
-    Ok(StageStep::Challenge(consent_challenge(&app, &token, user.username.as_str())))
+    Ok(StageStep::Challenge(consent_challenge(
+        &app,
+        &token,
+        user.username.as_str(),
+    )))
 }
 
 /// Where the challenge's token waits for the answer. The answer must echo it (as
