@@ -207,6 +207,21 @@ fn schemas() -> Value {
         "ScopeMappingRequest": object(&["name", "expression", "scope_name"], json!({
             "name": {"type": "string"}, "expression": {"type": "string"}, "scope_name": {"type": "string"},
             "description": {"type": "string"}})),
+        "TokenModel": object(&["pk", "provider", "user", "is_expired", "scope", "revoked"], json!({
+            "pk": {"type": "integer", "readOnly": true}, "provider": reference("OAuth2Provider"),
+            "user": reference("User"), "is_expired": {"type": "boolean", "readOnly": true},
+            "expires": {"type": "string", "format": "date-time", "nullable": true},
+            "scope": {"type": "array", "items": {"type": "string"}}, "id_token": {"type": "string"},
+            "revoked": {"type": "boolean"}})),
+        "UserConsent": object(&["pk", "user", "application"], json!({
+            "pk": {"type": "integer", "readOnly": true}, "expires": {"type": "string", "format": "date-time", "nullable": true},
+            "expiring": {"type": "boolean"}, "user": reference("User"), "application": reference("Application"),
+            "permissions": {"type": "string"}})),
+        "Event": object(&["pk", "action", "app"], json!({
+            "pk": {"type": "string", "format": "uuid", "readOnly": true}, "user": {"type": "object", "additionalProperties": {}},
+            "action": {"type": "string"}, "app": {"type": "string"}, "context": {"type": "object", "additionalProperties": {}},
+            "client_ip": {"type": "string", "nullable": true}, "created": {"type": "string", "format": "date-time", "readOnly": true},
+            "expires": {"type": "string", "format": "date-time"}, "brand": {"type": "object", "additionalProperties": {}}})),
         "ChallengeTypes": {"type": "object", "required": ["component"], "additionalProperties": {},
             "properties": {"component": {"type": "string"}, "type": {"type": "string"}}},
     })
@@ -307,6 +322,35 @@ pub fn document() -> Value {
         "ScopeMapping",
         ("pm_uuid", "string"),
     );
+    for (base, tag, model, key, kind) in [
+        (
+            "/oauth2/refresh_tokens/",
+            "oauth2",
+            "TokenModel",
+            "id",
+            "integer",
+        ),
+        (
+            "/core/user_consent/",
+            "core",
+            "UserConsent",
+            "id",
+            "integer",
+        ),
+    ] {
+        let snake = model.to_lowercase();
+        paths.insert(base.into(), json!({
+            "get": operation(&format!("{tag}_{snake}_list"), tag, &format!("List {snake}s (yours; admins: everyone's)"), None, Some((200, paginated(model))))}));
+        paths.insert(format!("{base}{{{key}}}/"), json!({
+            "parameters": [{"name": key, "in": "path", "required": true, "schema": {"type": kind}}],
+            "get": operation(&format!("{tag}_{snake}_retrieve"), tag, &format!("One {snake}"), None, Some((200, reference(model)))),
+            "delete": operation(&format!("{tag}_{snake}_destroy"), tag, &format!("Revoke a {snake}"), None, None)}));
+    }
+    paths.insert("/events/events/".into(), json!({
+        "get": operation("events_events_list", "events", "The audit trail (admins)", None, Some((200, paginated("Event"))))}));
+    paths.insert("/events/events/{event_uuid}/".into(), json!({
+        "parameters": [{"name": "event_uuid", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+        "get": operation("events_events_retrieve", "events", "One event", None, Some((200, reference("Event"))))}));
     paths.insert("/providers/oauth2/{id}/setup_urls/".into(), json!({
         "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
         "get": operation("providers_oauth2_setup_urls_retrieve", "providers", "The URLs to configure the client with", None, Some((200, reference("OAuth2ProviderSetupURLs"))))}));
