@@ -391,6 +391,19 @@ def api_checks(report: Report, base: str, token: str, state: State) -> None:
             else:
                 raise CheckFailed("an unknown flow slug was found")
 
+        def openapi_document() -> None:
+            # The published description must be valid OpenAPI, judged by a validator
+            # nobody here wrote.
+            from openapi_spec_validator import validate
+
+            answer = requests.get(f"{base}/api/v3/schema/", timeout=10)
+            expect_equal(answer.status_code, 200, "schema status")
+            spec = answer.json()
+            validate(spec)
+            for path in ("/core/applications/", "/providers/oauth2/", "/events/events/"):
+                expect(path in spec["paths"], f"the schema lacks {path}")
+
+        report.check("api/v3/schema/ is a valid OpenAPI document", openapi_document)
         report.check("admin/version/ parses as Version", version)
         report.check("core/users/me/ parses as SessionUser", me)
         report.check("core/users/ parses as PaginatedUserList", list_users)
