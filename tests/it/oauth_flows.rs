@@ -1583,6 +1583,24 @@ async fn browser_clients_may_call_the_token_endpoints_from_their_own_origin() {
         .await
         .unwrap();
     assert_eq!(refused.headers()["access-control-allow-origin"], "*");
+    // So are a refused userinfo call and a revocation.
+    let userinfo = http
+        .get(server.url("/application/o/userinfo/"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 401);
+    assert_eq!(userinfo.headers()["access-control-allow-origin"], "*");
+    let revoked = http
+        .post(server.url("/application/o/revoke/"))
+        .basic_auth(&rp.client_id, Some(&rp.client_secret))
+        .form(&[("token", "unknown")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(revoked.headers()["access-control-allow-origin"], "*");
     // The authorization endpoint is navigated to, never fetched: no CORS there.
     let authorize = http
         .request(

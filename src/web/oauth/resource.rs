@@ -47,6 +47,7 @@ async fn answer(state: &AppState, token: Option<String>) -> HttpResponse {
             )
             .insert_header(("WWW-Authenticate", challenge))
             .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Access-Control-Allow-Origin", "*"))
             .json(error.to_json())
         }
     }

@@ -75,6 +75,7 @@ pub async fn revoke(state: Data<AppState>, http: HttpRequest, body: Bytes) -> Ht
     match result {
         Ok(()) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Access-Control-Allow-Origin", "*"))
             .finish(),
         Err(error) => error_response(&error),
     }
