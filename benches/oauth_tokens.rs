@@ -297,25 +297,27 @@ where
     (total as f64 / start.elapsed().as_secs_f64(), results)
 }
 
-async fn exchange_rate(
+/// Token requests per second: one per job, the job's value under `field` beside
+/// `fixed`; returns the rate and the refresh token of each answer.
+async fn token_rate(
     http: &reqwest::Client,
     base: &str,
     client: &Client,
-    codes: Vec<String>,
+    jobs: Vec<String>,
+    fixed: &'static [(&'static str, &'static str)],
+    field: &'static str,
 ) -> (f64, Vec<String>) {
     let (http, base) = (http.clone(), base.to_owned());
     let (id, secret) = (client.client_id.clone(), client.client_secret.clone());
-    throughput(codes, move |code| {
+    throughput(jobs, move |job| {
         let (http, base, id, secret) = (http.clone(), base.clone(), id.clone(), secret.clone());
         async move {
+            let mut form: Vec<(&str, &str)> = fixed.to_vec();
+            form.push((field, &job));
             let body: Value = http
                 .post(format!("{base}/application/o/token/"))
                 .basic_auth(&id, Some(&secret))
-                .form(&[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", "http://127.0.0.1:9/cb"),
-                ])
+                .form(&form)
                 .send()
                 .await
                 .unwrap()
@@ -329,37 +331,6 @@ async fn exchange_rate(
         }
     })
     .await
-}
-
-async fn refresh_rate(
-    http: &reqwest::Client,
-    base: &str,
-    client: &Client,
-    tokens: Vec<String>,
-) -> f64 {
-    let (http, base) = (http.clone(), base.to_owned());
-    let (id, secret) = (client.client_id.clone(), client.client_secret.clone());
-    throughput(tokens, move |token| {
-        let (http, base, id, secret) = (http.clone(), base.clone(), id.clone(), secret.clone());
-        async move {
-            let body: Value = http
-                .post(format!("{base}/application/o/token/"))
-                .basic_auth(&id, Some(&secret))
-                .form(&[("grant_type", "refresh_token"), ("refresh_token", &token)])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            body["refresh_token"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{body}"))
-                .to_owned()
-        }
-    })
-    .await
-    .0
 }
 
 /// The same load against `/-/health/live/` (a handler that does nothing): the ceiling
@@ -435,8 +406,22 @@ async fn main() {
         let client = make_provider(&http, &server.base, &format!("bench-{label}"), api_key).await;
         let codes = mint_codes(&browser, &server.base, &client, codes_per_run).await;
         let raw_before = raw_sign_rate(key_type, 1);
-        let (exchanges, refresh_tokens) = exchange_rate(&http, &server.base, &client, codes).await;
-        let refreshes = refresh_rate(&http, &server.base, &client, refresh_tokens).await;
+        let exchange = &[
+            ("grant_type", "authorization_code"),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+        ];
+        let (exchanges, refresh_tokens) =
+            token_rate(&http, &server.base, &client, codes, exchange, "code").await;
+        let refresh = &[("grant_type", "refresh_token")];
+        let (refreshes, _) = token_rate(
+            &http,
+            &server.base,
+            &client,
+            refresh_tokens,
+            refresh,
+            "refresh_token",
+        )
+        .await;
         let raw_after = raw_sign_rate(key_type, 1);
         let raw_two = raw_sign_rate(key_type, 2);
         let raw = (raw_before + raw_after) / 2.0;

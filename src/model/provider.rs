@@ -202,6 +202,15 @@ impl OAuth2Provider {
         }
     }
 
+    /// How long a revoked token family must stay marked: as long as any of its tokens
+    /// could still be presented (its refresh tokens, or an access token minted last).
+    /// A provider whose lifetimes do not parse falls back to the defaults' 30 days.
+    pub fn family_ttl_secs(&self) -> u64 {
+        self.lifetimes().map_or(30 * 86_400, |lifetimes| {
+            lifetimes.refresh.max(lifetimes.access)
+        })
+    }
+
     /// The lifetimes, or which field does not parse. A zero lifetime is refused too: a
     /// token valid for no time at all is a configuration mistake.
     pub fn lifetimes(&self) -> Result<Lifetimes, (&'static str, String)> {

@@ -56,6 +56,15 @@ pub fn authentication_flow(brand: &Brand) -> String {
         .unwrap_or_else(|| "default-authentication-flow".into())
 }
 
+/// The brand's sign-in page, coming back to `next` (a same-origin path) afterwards.
+pub fn sign_in_url(brand: &Brand, next: &str) -> String {
+    format!(
+        "/if/flow/{}/?next={}",
+        authentication_flow(brand),
+        super::extract::url_encode(next)
+    )
+}
+
 pub fn invalidation_flow(brand: &Brand) -> String {
     brand
         .flow_invalidation

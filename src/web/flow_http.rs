@@ -54,14 +54,6 @@ impl FlowParams {
     }
 }
 
-/// `scheme://host` as the browser sees us, for absolute links in emails.
-fn base_url(client: &ClientMeta) -> String {
-    format!(
-        "{}://{}",
-        if client.https { "https" } else { "http" },
-        client.host
-    )
-}
 /// A prepared flow request, and the flow cookie to set when the browser had none.
 pub struct FlowCall {
     pub request: FlowRequest,
@@ -94,7 +86,7 @@ pub fn flow_call(http: &HttpRequest, slug: String, params: &FlowParams) -> FlowC
             setup_token: resolved.setup_token,
             invitation_token: resolved.invitation_token,
             flow_token: resolved.flow_token,
-            base_url: base_url(&client),
+            base_url: client.base_url(),
             initial_context: serde_json::Map::new(),
         },
         new_flow_cookie,

@@ -137,16 +137,7 @@ pub async fn revoke(
         Recognised::Refresh(stored) => {
             // Revoking a refresh token ends its whole grant, access tokens included
             // (RFC 7009 §2.1 lets the server do so, and it is what logging out means).
-            let lifetimes = client
-                .oauth()
-                .lifetimes()
-                .map_err(|_| OAuthError::server_error())?;
-            revoke_grant(
-                services,
-                stored.grant,
-                lifetimes.refresh.max(lifetimes.access),
-            )
-            .await?;
+            revoke_grant(services, client.oauth(), stored.grant).await?;
             record(services, &client, "refresh_token", client_ip).await;
         }
         Recognised::Unknown => {}

@@ -51,16 +51,52 @@ pub fn provider_jwks(
     if let Ok(current) = signing_key(catalog, secret_box, provider) {
         keys.push(current.public_jwk());
     }
-    for retired in provider.retired_keys.iter().filter(|key| key.until > now) {
-        if let Some(pair) = catalog.keypair(retired.key) {
-            if let Ok(info) = crate::crypto::keys::inspect_certificate(&pair.certificate_pem) {
-                if !keys.iter().any(|key| key.get("kid") == info.jwk.get("kid")) {
-                    keys.push(info.jwk);
-                }
+    for retired in live_retired_keys(catalog, provider, now) {
+        if let Some(jwk) = retired_jwk(retired) {
+            if !keys.iter().any(|key| key.get("kid") == jwk.get("kid")) {
+                keys.push(jwk);
             }
         }
     }
     keys
+}
+
+/// The one public key with this `kid` among those `provider_jwks` lists. Only the
+/// matching retired certificate is parsed: userinfo and introspection verify with it
+/// on every call.
+fn key_with_kid(
+    catalog: &Catalog,
+    secret_box: &SecretBox,
+    provider: &OAuth2Provider,
+    now: Timestamp,
+    kid: &str,
+) -> Option<Value> {
+    if let Ok(current) = signing_key(catalog, secret_box, provider) {
+        if current.kid() == kid {
+            return Some(current.public_jwk());
+        }
+    }
+    live_retired_keys(catalog, provider, now)
+        .find(|pair| pair.kid == kid)
+        .and_then(retired_jwk)
+}
+
+fn live_retired_keys<'c>(
+    catalog: &'c Catalog,
+    provider: &'c OAuth2Provider,
+    now: Timestamp,
+) -> impl Iterator<Item = &'c crate::model::CertificateKeyPair> {
+    provider
+        .retired_keys
+        .iter()
+        .filter(move |key| key.until > now)
+        .filter_map(|retired| catalog.keypair(retired.key))
+}
+
+fn retired_jwk(pair: &crate::model::CertificateKeyPair) -> Option<Value> {
+    crate::crypto::keys::inspect_certificate(&pair.certificate_pem)
+        .ok()
+        .map(|info| info.jwk)
 }
 
 /// Everything that goes into one token response.
@@ -85,7 +121,6 @@ pub struct TokenClaims<'a> {
 
 pub struct Minted {
     pub access_token: String,
-    pub jti: String,
     pub id_token: Option<String>,
 }
 
@@ -153,7 +188,6 @@ pub fn mint(
     };
     Ok(Minted {
         access_token,
-        jti,
         id_token,
     })
 }
@@ -221,8 +255,12 @@ pub fn verify(
         .provider_by_client_id(client_id)
         .and_then(|provider| provider.oauth2())
         .ok_or_else(invalid)?;
-    let keys = provider_jwks(catalog, secret_box, provider, now);
-    let claims = verify_jwt(token, &keys).map_err(|_| invalid())?;
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or_else(invalid)?;
+    let key = key_with_kid(catalog, secret_box, provider, now, kid).ok_or_else(invalid)?;
+    let claims = verify_jwt(token, std::slice::from_ref(&key)).map_err(|_| invalid())?;
     let expires = claims
         .get("exp")
         .and_then(Value::as_i64)

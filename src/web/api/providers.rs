@@ -200,8 +200,7 @@ pub async fn setup_urls_of(
     let catalog = state.catalog.load();
     let provider = find_oauth2(&catalog, *id)?;
     let oauth = provider.oauth2().ok_or(ApiError::NotFound)?;
-    let scheme = if client.https { "https" } else { "http" };
-    let base = format!("{scheme}://{}", client.host);
+    let base = client.base_url();
     let application = catalog.application_of_provider(provider.id);
     let urls = setup_urls::setup_urls(&base, oauth, application.map(|app| app.slug.as_str()));
     Ok(HttpResponse::Ok().json(urls))

@@ -163,17 +163,14 @@ pub async fn remove(
     let api_pk = id.into_inner();
     let token = visible_token(&state, &caller, api_pk).await?.token;
     let catalog = state.catalog.load();
-    // The marker must outlive every access token of the family; the provider's
-    // lifetimes say how long that is (the same rule as the revocation endpoint).
-    let lifetimes = catalog
+    let Some(oauth) = catalog
         .provider(token.provider)
         .and_then(|provider| provider.oauth2())
-        .and_then(|oauth| oauth.lifetimes().ok());
-    let remaining = u64::try_from(token.expires.0 - state.clock.now().0).unwrap_or(0);
-    let ttl = lifetimes.map_or(remaining, |lifetimes| {
-        lifetimes.refresh.max(lifetimes.access)
-    });
-    let revoked = revoke_grant(&state.oauth, token.grant, ttl)
+    else {
+        // The provider is gone, and its tokens went with it.
+        return Err(ApiError::NotFound);
+    };
+    let revoked = revoke_grant(&state.oauth, oauth, token.grant)
         .await
         .map_err(|error| ApiError::Internal(format!("{}: {}", error.code, error.description)))?;
     let application = catalog

@@ -80,6 +80,13 @@ impl ClientMeta {
         }
     }
 
+    /// `scheme://host` as the client sees us: for absolute links in emails, issuers and
+    /// the URLs an admin pastes into an application.
+    pub fn base_url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.host)
+    }
+
     pub fn info(&self) -> ClientInfo {
         ClientInfo {
             ip: self.ip.map(|ip| ip.to_string()),

@@ -41,11 +41,7 @@ fn login_redirect(state: &AppState, http: &HttpRequest, code: &str) -> HttpRespo
     } else {
         format!("/device/?code={}", url_encode(code))
     };
-    let to = format!(
-        "/if/flow/{}/?next={}",
-        super::super::brand::authentication_flow(&brand),
-        url_encode(&here)
-    );
+    let to = super::super::brand::sign_in_url(&brand, &here);
     HttpResponse::Found()
         .insert_header(("Location", to))
         .finish()

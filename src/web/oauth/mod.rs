@@ -60,12 +60,7 @@ async fn preflight() -> HttpResponse {
 
 /// `scheme://host` as the client sees us.
 fn base_url(http: &HttpRequest) -> String {
-    let client = super::extract::ClientMeta::of(http);
-    format!(
-        "{}://{}",
-        if client.https { "https" } else { "http" },
-        client.host
-    )
+    super::extract::ClientMeta::of(http).base_url()
 }
 
 /// A JSON error as RFC 6749 §5.2 shapes it, never cached.

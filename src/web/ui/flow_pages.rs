@@ -49,12 +49,7 @@ fn login_first(state: &AppState, http: &HttpRequest, call: &FlowCall) -> Option<
         .path_and_query()
         .map(|pq| pq.as_str())
         .unwrap_or("/");
-    let login =
-        super::super::brand::authentication_flow(&super::super::brand::brand_of(state, http));
-    let to = format!(
-        "/if/flow/{login}/?next={}",
-        super::super::extract::url_encode(here)
-    );
+    let to = super::super::brand::sign_in_url(&super::super::brand::brand_of(state, http), here);
     Some(
         HttpResponse::Found()
             .insert_header(("Location", to))

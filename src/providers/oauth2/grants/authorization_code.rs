@@ -132,12 +132,7 @@ pub async fn exchange(
 /// An unknown code is `invalid_grant`; a code that was exchanged before also revokes
 /// the family it started (found by the family id derived from the code).
 async fn replayed_or_unknown(services: &OAuthServices, client: &Client, code: &str) -> OAuthError {
-    let ttl = client
-        .oauth()
-        .lifetimes()
-        .map(|l| l.refresh.max(l.access))
-        .unwrap_or(86_400);
-    match super::revoke_grant(services, family_of(services, code), ttl).await {
+    match super::revoke_grant(services, client.oauth(), family_of(services, code)).await {
         Ok(0) => {}
         Ok(_) => {
             tracing::warn!(client_id = %client.oauth().client_id, "oauth: authorization code replayed; its tokens are revoked");

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::crypto::{random_token, sha256_hex};
-use crate::model::{EventAction, Group, RefreshToken, Timestamp, User, UserId};
+use crate::model::{EventAction, Group, OAuth2Provider, RefreshToken, Timestamp, User, UserId};
 use crate::store::StoreError;
 
 use super::client::{Client, PresentedClient};
@@ -97,10 +97,6 @@ fn load_active(
     Ok(Some((user, groups)))
 }
 
-/// The description of the error `issue` returns when the refresh token it was to spend
-/// was spent by another request first; the refresh grant treats it as reuse.
-pub(crate) const ALREADY_SPENT: &str = "The refresh token was already used.";
-
 /// What the one storage transaction of an issuance found.
 enum Stored {
     Issued(Box<User>, Vec<Group>),
@@ -118,6 +114,18 @@ pub(crate) async fn issue(
     request: &TokenRequest,
     issue: Issue<'_>,
 ) -> Result<Value, OAuthError> {
+    issue_spending(services, request, issue)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("The refresh token was already used."))
+}
+
+/// `issue`, telling the refresh grant apart when the token it was to spend was spent by
+/// another request first (`Ok(None)`): that is reuse, and the grant revokes the family.
+pub(crate) async fn issue_spending(
+    services: &OAuthServices,
+    request: &TokenRequest,
+    issue: Issue<'_>,
+) -> Result<Option<Value>, OAuthError> {
     let client = issue.client;
     let oauth = client.oauth();
     let lifetimes = oauth.lifetimes().map_err(|(field, message)| {
@@ -167,7 +175,7 @@ pub(crate) async fn issue(
     let (user, groups) = match stored {
         Stored::Issued(user, groups) => (*user, groups),
         Stored::InactiveUser => return Err(inactive_user()),
-        Stored::AlreadySpent => return Err(OAuthError::invalid_grant(ALREADY_SPENT)),
+        Stored::AlreadySpent => return Ok(None),
     };
     let user_claims = claims::user_claims(
         &client.catalog,
@@ -213,7 +221,7 @@ pub(crate) async fn issue(
             map.insert("refresh_token".into(), json!(refresh_token));
         }
     }
-    Ok(body)
+    Ok(Some(body))
 }
 
 /// Revokes a whole family: its refresh tokens in the store and, through a Kv marker the
@@ -222,9 +230,10 @@ pub(crate) async fn issue(
 /// or purged long ago) leaves no marker.
 pub async fn revoke_grant(
     services: &OAuthServices,
+    provider: &OAuth2Provider,
     grant: Uuid,
-    ttl_secs: u64,
 ) -> Result<u64, OAuthError> {
+    let ttl_secs = provider.family_ttl_secs();
     let revoked = services.db.write(move |tx| tx.revoke_grant(grant)).await?;
     if revoked > 0 {
         services.ephemeral.put(

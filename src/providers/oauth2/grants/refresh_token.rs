@@ -9,7 +9,7 @@ use crate::model::EventAction;
 
 use super::super::client::{self, Client};
 use super::super::{OAuthError, OAuthServices};
-use super::{ALREADY_SPENT, Issue, TokenRequest, issue, revoke_grant};
+use super::{Issue, TokenRequest, issue_spending, revoke_grant};
 
 pub async fn refresh(
     services: &OAuthServices,
@@ -46,15 +46,10 @@ pub async fn refresh(
             asked
         }
     };
-    let lifetimes = client
-        .oauth()
-        .lifetimes()
-        .map_err(|_| OAuthError::server_error())?;
-    let family_ttl = lifetimes.refresh.max(lifetimes.access);
     if stored.used {
-        return Err(reused(services, &client, stored.grant, family_ttl, request).await);
+        return Err(reused(services, &client, stored.grant, request).await);
     }
-    let issued = issue(
+    let issued = issue_spending(
         services,
         request,
         Issue {
@@ -71,12 +66,10 @@ pub async fn refresh(
         },
     )
     .await;
-    match issued {
+    match issued? {
+        Some(body) => Ok(body),
         // Another request spent it between our read and our write: reuse as well.
-        Err(error) if error.description == ALREADY_SPENT => {
-            Err(reused(services, &client, stored.grant, family_ttl, request).await)
-        }
-        other => other,
+        None => Err(reused(services, &client, stored.grant, request).await),
     }
 }
 
@@ -85,10 +78,9 @@ async fn reused(
     services: &OAuthServices,
     client: &Client,
     grant: uuid::Uuid,
-    family_ttl: u64,
     request: &TokenRequest,
 ) -> OAuthError {
-    if let Err(error) = revoke_grant(services, grant, family_ttl).await {
+    if let Err(error) = revoke_grant(services, client.oauth(), grant).await {
         return error;
     }
     tracing::warn!(client_id = %client.oauth().client_id, "oauth: refresh token reused; its family is revoked");
