@@ -40,6 +40,7 @@ pub async fn prepare(
     db.write(move |tx| {
         ensure_default_flows(tx)?;
         default_mappings::ensure_default_scope_mappings(tx)?;
+        ensure_embedded_outpost(tx)?;
         ensure_default_brand(tx)
     })
     .await?;
@@ -83,6 +84,15 @@ pub async fn prepare(
 }
 
 /// The admin account, created on the very first start; `None` once an admin removed it.
+/// The outpost that serves proxy providers from inside this process (authentik creates
+/// it on first start too). Admins assign providers to it; it is never created twice.
+fn ensure_embedded_outpost(tx: &dyn WriteTx) -> StoreResult<()> {
+    if tx.all_outposts()?.iter().any(|outpost| outpost.is_embedded()) {
+        return Ok(());
+    }
+    tx.insert_outpost(&crate::model::Outpost::embedded())
+}
+
 fn ensure_admin(tx: &dyn WriteTx, now: crate::model::Timestamp) -> StoreResult<Option<User>> {
     let group = match tx.group_by_name(ADMIN_GROUP)? {
         Some(group) => group,

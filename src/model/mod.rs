@@ -11,6 +11,7 @@ pub mod group;
 pub mod ids;
 pub mod invitation;
 pub mod keypair;
+pub mod outpost;
 pub mod policy;
 pub mod property_mapping;
 pub mod provider;
@@ -29,13 +30,14 @@ pub use group::{Group, NewGroup};
 pub use ids::{BindingId, FlowId, GroupId, PolicyBindingId, PolicyId, ProviderId, StageId, UserId};
 pub use invitation::Invitation;
 pub use keypair::{CertificateKeyPair, KeyType};
+pub use outpost::{Outpost, OutpostType};
 pub use policy::{
     BindingSubject, Policy, PolicyBinding, PolicyEngineMode, PolicyKind, PolicyTarget,
 };
 pub use property_mapping::{MappingKind, PropertyMapping, ScopeMapping, StandardScope};
 pub use provider::{
-    ClientType, IssuerMode, MatchingMode, OAuth2Provider, Provider, ProviderKind, RedirectUri,
-    RefreshToken, SubMode,
+    ClientType, IssuerMode, MatchingMode, OAuth2Provider, Provider, ProviderKind, ProxyMode,
+    ProxyProvider, RedirectUri, RefreshToken, SubMode,
 };
 pub use stage::{Stage, StageKind};
 pub use time::Timestamp;

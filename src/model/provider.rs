@@ -1,6 +1,7 @@
 //! Providers: the protocol side of an application (authentik's model). Each kind is a
 //! struct; the kinds form one tagged enum stored as JSON beside the few queried columns.
-//! OAuth2/OpenID Connect is the first kind; proxy, SAML and LDAP join as they land.
+//! OAuth2/OpenID Connect is the first kind; the proxy provider (forward auth) is an OAuth
+//! client underneath, as in authentik; SAML and LDAP join as they land.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -26,12 +27,28 @@ pub struct Provider {
 pub enum ProviderKind {
     #[serde(rename = "oauth2")]
     OAuth2(OAuth2Provider),
+    Proxy(ProxyProvider),
 }
 
 impl Provider {
+    /// The OAuth client side: an OAuth2 provider's, or the one a proxy provider signs
+    /// users in through.
     pub fn oauth2(&self) -> Option<&OAuth2Provider> {
         match &self.kind {
             ProviderKind::OAuth2(oauth) => Some(oauth),
+            ProviderKind::Proxy(proxy) => Some(&proxy.oauth),
+        }
+    }
+
+    /// Only for an OAuth2/OpenID provider proper (what `providers/oauth2/` lists).
+    pub fn is_oauth2(&self) -> bool {
+        matches!(self.kind, ProviderKind::OAuth2(_))
+    }
+
+    pub fn proxy(&self) -> Option<&ProxyProvider> {
+        match &self.kind {
+            ProviderKind::Proxy(proxy) => Some(proxy),
+            ProviderKind::OAuth2(_) => None,
         }
     }
 
@@ -43,6 +60,9 @@ impl Provider {
     /// Where the launcher sends users when the application names no launch URL, as
     /// authentik derives it: the origin of the first exact redirect URI.
     pub fn default_launch_url(&self) -> Option<String> {
+        if let Some(proxy) = self.proxy() {
+            return Some(proxy.external_host.clone());
+        }
         let oauth = self.oauth2()?;
         let first = oauth
             .redirect_uris
@@ -60,6 +80,10 @@ impl Provider {
             ProviderKind::OAuth2(_) => (
                 "ak-provider-oauth2-form",
                 "authentik_providers_oauth2.oauth2provider",
+            ),
+            ProviderKind::Proxy(_) => (
+                "ak-provider-proxy-form",
+                "authentik_providers_proxy.proxyprovider",
             ),
         }
     }
@@ -173,6 +197,74 @@ fn default_refresh_validity() -> String {
 
 fn yes() -> bool {
     true
+}
+
+/// How a proxy provider protects its application (authentik's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyMode {
+    /// gatehouse itself forwards requests for the external host to the internal host.
+    Proxy,
+    /// A reverse proxy asks gatehouse about each request for one external host.
+    #[default]
+    ForwardSingle,
+    /// As `ForwardSingle`, for every host under the cookie domain with one sign-in.
+    ForwardDomain,
+}
+
+/// A proxy provider: forward authentication for a reverse proxy, or gatehouse as the
+/// reverse proxy. Users sign in through `oauth` (an OAuth client whose only redirect
+/// URI is the callback on the external host), as with authentik's outpost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxyProvider {
+    pub oauth: OAuth2Provider,
+    #[serde(default)]
+    pub mode: ProxyMode,
+    /// The URL users open (`https://app.example.com`); in domain mode, gatehouse's own.
+    pub external_host: String,
+    /// Where proxy mode forwards to (`http://10.0.0.5:8080`).
+    #[serde(default)]
+    pub internal_host: String,
+    #[serde(default = "yes")]
+    pub internal_host_ssl_validation: bool,
+    /// Domain mode: the cookie's domain (`example.com`), one sign-in for every host in it.
+    #[serde(default)]
+    pub cookie_domain: String,
+    /// One regular expression per line; a matching path passes without a sign-in.
+    #[serde(default)]
+    pub skip_path_regex: String,
+    #[serde(default)]
+    pub basic_auth_enabled: bool,
+    /// User/group attribute holding the Basic user name; the username when empty.
+    #[serde(default)]
+    pub basic_auth_user_attribute: String,
+    #[serde(default)]
+    pub basic_auth_password_attribute: String,
+    /// Accept `Authorization: Basic`/`Bearer` from clients that cannot follow a sign-in.
+    #[serde(default = "yes")]
+    pub intercept_header_auth: bool,
+}
+
+/// The path prefix authentik's outposts answer on, on every protected host.
+pub const OUTPOST_PATH_PREFIX: &str = "/outpost.goauthentik.io";
+
+impl ProxyProvider {
+    /// The callback URL on the external host: the OAuth client's one redirect URI.
+    pub fn callback_url(&self) -> String {
+        format!(
+            "{}{OUTPOST_PATH_PREFIX}/callback?X-authentik-auth-callback=true",
+            self.external_host.trim_end_matches('/')
+        )
+    }
+
+    /// Makes the OAuth side follow the proxy settings: the callback as the only redirect
+    /// URI. Called whenever the external host may have changed.
+    pub fn sync_redirect_uri(&mut self) {
+        self.oauth.redirect_uris = vec![RedirectUri {
+            matching_mode: MatchingMode::Strict,
+            url: self.callback_url(),
+        }];
+    }
 }
 
 /// Token lifetimes in seconds, parsed once from the timedelta strings.

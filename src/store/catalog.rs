@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use arc_swap::ArcSwap;
 
 use crate::model::{
-    Application, Brand, Flow, FlowDesignation, FlowId, Policy, PolicyBinding, PolicyId,
+    Application, Brand, Flow, Outpost, FlowDesignation, FlowId, Policy, PolicyBinding, PolicyId,
     PolicyTarget, PropertyMapping, Provider, ProviderId, Stage, StageBinding, StageId,
 };
 
@@ -29,6 +29,7 @@ pub struct CatalogParts {
     pub applications: Vec<Application>,
     pub providers: Vec<Provider>,
     pub property_mappings: Vec<PropertyMapping>,
+    pub outposts: Vec<Outpost>,
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +53,8 @@ pub struct Catalog {
     /// Provider id → the slug of the application using it.
     application_of_provider: HashMap<ProviderId, String>,
     property_mappings: HashMap<uuid::Uuid, PropertyMapping>,
+    /// By name, as the store lists them.
+    outposts: Vec<Outpost>,
 }
 
 impl Catalog {
@@ -76,6 +79,7 @@ impl Catalog {
             applications,
             providers,
             property_mappings,
+            outposts,
         } = parts;
         let mut bindings_by_flow: HashMap<FlowId, Vec<StageBinding>> = HashMap::new();
         for binding in bindings {
@@ -127,6 +131,7 @@ impl Catalog {
                 .collect(),
             providers: providers.into_iter().map(|p| (p.id, p)).collect(),
             property_mappings: property_mappings.into_iter().map(|m| (m.id, m)).collect(),
+            outposts,
         }
     }
 
@@ -306,6 +311,18 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// All outposts, ordered by name.
+    pub fn outposts(&self) -> &[Outpost] {
+        &self.outposts
+    }
+
+    /// The outpost running inside this process, once bootstrap has created it.
+    pub fn embedded_outpost(&self) -> Option<&Outpost> {
+        self.outposts.iter().find(|outpost| outpost.is_embedded())
+    }
+}
+
 /// Shared handle to the current snapshot.
 #[derive(Clone, Default)]
 pub struct CatalogHandle {
@@ -332,6 +349,7 @@ impl CatalogHandle {
                     applications: tx.all_applications()?,
                     providers: tx.all_providers()?,
                     property_mappings: tx.all_property_mappings()?,
+                    outposts: tx.all_outposts()?,
                 })
                 .with_keypairs(tx.all_keypairs()?))
             })

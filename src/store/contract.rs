@@ -26,6 +26,7 @@ mod invitations;
 mod keypairs;
 mod kv;
 mod outbox;
+mod outposts;
 mod policies;
 mod providers;
 mod scopes;
@@ -172,6 +173,8 @@ macro_rules! store_cases {
             providers::expired_refresh_tokens_are_deleted,
             providers::refresh_tokens_of_a_user_newest_first_and_gone_with_the_user,
             providers::refresh_token_lists_filter_search_and_find_by_hash_prefix,
+            outposts::outposts_round_trip_with_unique_names_and_markers,
+            outposts::deleting_a_provider_takes_it_off_outposts,
             outbox::outbox_enqueued_entries_are_due,
             outbox::outbox_entries_are_not_due_before_their_time,
             outbox::outbox_sent_entries_are_not_due,

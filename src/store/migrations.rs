@@ -46,6 +46,11 @@ const SQLITE: &[Migration] = &[
         name: "oauth2",
         sql: include_str!("../../migrations/sqlite/0006_oauth2.sql"),
     },
+    Migration {
+        version: 7,
+        name: "outposts",
+        sql: include_str!("../../migrations/sqlite/0007_outposts.sql"),
+    },
 ];
 
 /// `(version, name)` of every migration this binary knows, oldest first.

@@ -7,7 +7,8 @@ use uuid::Uuid;
 use crate::model::{
     Application, Brand, CertificateKeyPair, Consent, Event, Flow, FlowId, Group, GroupId,
     Invitation, NewGroup, NewUser, OutboxEntry, Policy, PolicyBinding, PolicyBindingId, PolicyId,
-    PropertyMapping, Provider, ProviderId, RefreshToken, Stage, StageBinding, StageId, Timestamp,
+    Outpost, PropertyMapping, Provider, ProviderId, RefreshToken, Stage, StageBinding, StageId,
+    Timestamp,
     Token, User, UserId,
 };
 
@@ -321,6 +322,19 @@ pub trait PropertyMappingWrites {
     fn delete_property_mapping(&self, id: Uuid) -> StoreResult<()>;
 }
 
+pub trait OutpostReads {
+    /// Ordered by name.
+    fn all_outposts(&self) -> StoreResult<Vec<Outpost>>;
+}
+
+pub trait OutpostWrites {
+    /// `Conflict("name")` or `Conflict("managed")` when taken.
+    fn insert_outpost(&self, outpost: &Outpost) -> StoreResult<()>;
+    /// The same conflicts; `NotFound` for an unknown id.
+    fn update_outpost(&self, outpost: &Outpost) -> StoreResult<()>;
+    fn delete_outpost(&self, id: Uuid) -> StoreResult<()>;
+}
+
 /// OAuth refresh tokens, found by the SHA-256 of the token.
 pub trait OAuthTokenReads {
     fn refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
@@ -374,6 +388,7 @@ pub trait ReadTx:
     + ProviderReads
     + PropertyMappingReads
     + OAuthTokenReads
+    + OutpostReads
 {
 }
 
@@ -396,6 +411,7 @@ pub trait WriteTx:
     + ProviderWrites
     + PropertyMappingWrites
     + OAuthTokenWrites
+    + OutpostWrites
 {
 }
 
@@ -416,6 +432,7 @@ impl<T> ReadTx for T where
         + ProviderReads
         + PropertyMappingReads
         + OAuthTokenReads
+    + OutpostReads
 {
 }
 
@@ -437,6 +454,7 @@ impl<T> WriteTx for T where
         + ProviderWrites
         + PropertyMappingWrites
         + OAuthTokenWrites
+    + OutpostWrites
 {
 }
 

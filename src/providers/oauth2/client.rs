@@ -31,6 +31,7 @@ impl Client {
     pub fn oauth(&self) -> &OAuth2Provider {
         match &self.provider.kind {
             crate::model::ProviderKind::OAuth2(oauth) => oauth,
+            crate::model::ProviderKind::Proxy(proxy) => &proxy.oauth,
         }
     }
 }

@@ -16,6 +16,7 @@ mod list;
 mod meta;
 mod oauth_tokens;
 mod outbox;
+mod outposts;
 mod policies;
 mod pool;
 mod property_mappings;

@@ -18,6 +18,7 @@ fn decode(row: &Row<'_>) -> StoreResult<Provider> {
 fn kind_name(provider: &Provider) -> &'static str {
     match provider.kind {
         ProviderKind::OAuth2(_) => "oauth2",
+        ProviderKind::Proxy(_) => "proxy",
     }
 }
 
@@ -79,6 +80,17 @@ impl ProviderWrites for SqliteTx<'_> {
             .prepare_cached(
                 "UPDATE applications SET app_json = json_set(app_json, '$.provider', json('null'))
                  WHERE json_extract(app_json, '$.provider') = ?1",
+            )
+            .and_then(|mut stmt| stmt.execute([id.0]))
+            .map_err(sql_error)?;
+        // Outposts stop serving it (the list is a JSON array of ids).
+        self.conn
+            .prepare_cached(
+                "UPDATE outposts SET outpost_json = json_set(outpost_json, '$.providers',
+                     (SELECT json_group_array(value) FROM json_each(outpost_json, '$.providers')
+                      WHERE value != ?1))
+                 WHERE EXISTS (SELECT 1 FROM json_each(outpost_json, '$.providers')
+                               WHERE value = ?1)",
             )
             .and_then(|mut stmt| stmt.execute([id.0]))
             .map_err(sql_error)?;

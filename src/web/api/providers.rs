@@ -95,7 +95,7 @@ pub async fn list(
     let mut providers: Vec<&Provider> = catalog
         .providers()
         .into_iter()
-        .filter(|provider| provider.oauth2().is_some())
+        .filter(|provider| provider.is_oauth2())
         .filter(|provider| matches_search(provider, query.search.as_deref()))
         .filter(|provider| {
             filter
@@ -162,9 +162,9 @@ fn find(catalog: &Catalog, id: i64) -> Result<Provider, ApiError> {
 }
 
 fn find_oauth2(catalog: &Catalog, id: i64) -> Result<Provider, ApiError> {
-    find(catalog, id).and_then(|provider| match provider.oauth2() {
-        Some(_) => Ok(provider),
-        None => Err(ApiError::NotFound),
+    find(catalog, id).and_then(|provider| match provider.is_oauth2() {
+        true => Ok(provider),
+        false => Err(ApiError::NotFound),
     })
 }
 

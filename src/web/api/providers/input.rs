@@ -114,7 +114,10 @@ pub fn apply(
     apply_flows(ctx, &mut errors, provider, input, write);
     refuse_unsupported(&mut errors, input);
     let id = provider.id;
-    let ProviderKind::OAuth2(oauth) = &mut provider.kind;
+    let oauth = match &mut provider.kind {
+        ProviderKind::OAuth2(oauth) => oauth,
+        ProviderKind::Proxy(proxy) => &mut proxy.oauth,
+    };
     let secret_changed = apply_client(ctx, &mut errors, id, oauth, input, write);
     let signing_key_changed = apply_tokens(ctx, &mut errors, oauth, input);
     if let Some(pks) = &input.property_mappings {

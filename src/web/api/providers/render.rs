@@ -11,20 +11,24 @@ use crate::store::Catalog;
 fn verbose_names(provider: &Provider) -> (&'static str, &'static str) {
     match provider.kind {
         ProviderKind::OAuth2(_) => ("OAuth2/OpenID Provider", "OAuth2/OpenID Providers"),
+        ProviderKind::Proxy(_) => ("Proxy Provider", "Proxy Providers"),
     }
 }
 
 /// The mappings the provider names that still exist (a deleted mapping drops out, as a
 /// many-to-many row does in authentik).
 fn property_mappings(catalog: &Catalog, provider: &Provider) -> Vec<uuid::Uuid> {
-    match &provider.kind {
-        ProviderKind::OAuth2(oauth) => oauth
-            .property_mappings
-            .iter()
-            .copied()
-            .filter(|id| catalog.property_mapping(*id).is_some())
-            .collect(),
-    }
+    provider
+        .oauth2()
+        .map(|oauth| {
+            oauth
+                .property_mappings
+                .iter()
+                .copied()
+                .filter(|id| catalog.property_mapping(*id).is_some())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// authentik's `Provider`.
@@ -54,7 +58,7 @@ pub fn summary(catalog: &Catalog, provider: &Provider) -> Value {
 /// The client secret in clear: admins see it, as in authentik. A secret that no longer
 /// opens (the installation's secret key changed) shows as empty, with the cause logged,
 /// so one damaged provider does not take the whole list down; a new secret fixes it.
-fn client_secret(secret_box: &SecretBox, provider: &Provider, oauth: &OAuth2Provider) -> String {
+pub(super) fn client_secret(secret_box: &SecretBox, provider: &Provider, oauth: &OAuth2Provider) -> String {
     if oauth.client_secret_sealed.is_empty() {
         return String::new();
     }
