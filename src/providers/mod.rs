@@ -2,3 +2,4 @@
 //! request in, outcome out); the web layer speaks the wire.
 
 pub mod oauth2;
+pub mod proxy;
