@@ -29,5 +29,6 @@ mod limits;
 mod oauth_api;
 mod oauth_flows;
 mod page_login;
+mod proxy_upstream;
 mod sessions;
 mod setup;
