@@ -195,6 +195,29 @@ if kill -0 "$server_pid" 2>/dev/null; then
     fi
 fi
 
+# --- forward authentication: real Caddy and nginx in front of an echo upstream ---------
+# forward_auth/forward_auth_test.py starts Caddy, nginx and the upstream on free loopback
+# ports itself, stops them when it ends, and prints their logs when a check failed.
+forward_auth_tools=1
+for tool in caddy nginx; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "interop: required tool '$tool' is missing for forward_auth:" \
+            "apt-get install -y --no-install-recommends caddy nginx-light wrk" >&2
+        forward_auth_tools=0
+    fi
+done
+if ((!forward_auth_tools)); then
+    failed_scripts+=("forward_auth (caddy/nginx missing)")
+    failed=1
+elif kill -0 "$server_pid" 2>/dev/null; then
+    run_step forward_auth/forward_auth_test.py \
+        "$venv/bin/python" "$here/forward_auth/forward_auth_test.py" || true
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        echo "interop: the server died during the forward-auth script" >&2
+        failed=1
+    fi
+fi
+
 echo "interop: scripts passed: ${passed_scripts[*]:-none}"
 if ((failed)); then
     echo "interop: scripts FAILED: ${failed_scripts[*]:-(server died)}" >&2
