@@ -174,6 +174,8 @@ pub async fn start(
         templates: Templates::new(Some(data_dir.join("templates"))),
         secret_box,
         csrf_key: crate::crypto::digest::hmac_sha256(secret_key.as_bytes(), b"gatehouse/csrf/v1"),
+        proxy: crate::providers::proxy::ProxyServices::new(oauth.clone()),
+        upstreams: crate::web::outpost::upstream::Upstreams::new(),
         oauth,
     });
 
@@ -246,7 +248,7 @@ fn build_server(
 ) -> anyhow::Result<Bound> {
     let mut server = HttpServer::new(move || {
         App::new()
-            .wrap(security_headers())
+            .wrap(actix_web::middleware::from_fn(security_headers))
             .configure(|config| configure(config, state.clone()))
     })
     .workers(settings.web.workers)

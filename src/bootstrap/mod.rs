@@ -87,7 +87,11 @@ pub async fn prepare(
 /// The outpost that serves proxy providers from inside this process (authentik creates
 /// it on first start too). Admins assign providers to it; it is never created twice.
 fn ensure_embedded_outpost(tx: &dyn WriteTx) -> StoreResult<()> {
-    if tx.all_outposts()?.iter().any(|outpost| outpost.is_embedded()) {
+    if tx
+        .all_outposts()?
+        .iter()
+        .any(|outpost| outpost.is_embedded())
+    {
         return Ok(());
     }
     tx.insert_outpost(&crate::model::Outpost::embedded())

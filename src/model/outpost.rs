@@ -96,9 +96,10 @@ mod tests {
             .config
             .insert("authentik_host".into(), json!("https://auth.example.com/"));
         assert_eq!(outpost.browser_base_url(), Some("https://auth.example.com"));
-        outpost
-            .config
-            .insert("authentik_host_browser".into(), json!("https://sso.example.com"));
+        outpost.config.insert(
+            "authentik_host_browser".into(),
+            json!("https://sso.example.com"),
+        );
         assert_eq!(outpost.browser_base_url(), Some("https://sso.example.com"));
         let json = serde_json::to_value(&outpost).unwrap();
         assert_eq!(json["type"], "proxy");

@@ -3,6 +3,9 @@
 //! replayed as cookies. Each session has an absolute expiry and an idle timeout; the
 //! idle clock is pushed forward at most once a minute to keep reads cheap.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{random_token, sha256_hex};
@@ -10,6 +13,11 @@ use crate::model::{Timestamp, UserId};
 use crate::store::{Ephemeral, StoreResult};
 
 const NAMESPACE: &str = "session";
+/// Session digest → marker, for sessions ended on purpose (sign-out, revocation): what
+/// was signed in through them (forward-auth sessions) ends too. Kept as long as such a
+/// dependent session may live.
+const ENDED_NAMESPACE: &str = "session_ended";
+const ENDED_MARKER_SECS: u64 = 31 * 86_400;
 /// How stale `last_seen` may get before a request writes it back.
 const TOUCH_INTERVAL_SECS: i64 = 60;
 
@@ -46,6 +54,11 @@ pub struct Sessions {
     ephemeral: Ephemeral,
     idle_timeout_secs: u64,
     absolute_timeout_secs: u64,
+    /// Bumped whenever something a signed-in identity depends on changes (a session
+    /// ended, a user or group or access rule changed): caches of derived identities
+    /// (forward auth) compare it and rebuild. One counter for all, since such changes
+    /// are rare next to the requests the caches serve.
+    identity_epoch: Arc<AtomicU64>,
 }
 
 impl Sessions {
@@ -54,7 +67,25 @@ impl Sessions {
             ephemeral,
             idle_timeout_secs,
             absolute_timeout_secs,
+            identity_epoch: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    pub fn identity_epoch(&self) -> u64 {
+        self.identity_epoch.load(Ordering::Acquire)
+    }
+
+    /// Call after a change to users, groups, tokens or access rules.
+    pub fn identity_changed(&self) {
+        self.identity_epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether the session with this digest was ended on purpose (not merely expired).
+    pub fn was_ended(&self, digest: &str) -> StoreResult<bool> {
+        Ok(self
+            .ephemeral
+            .get::<bool>(ENDED_NAMESPACE, digest)?
+            .is_some())
     }
 
     /// Starts a session and returns the token for the cookie. `lifetime_secs` (from the
@@ -109,7 +140,11 @@ impl Sessions {
     }
 
     pub fn revoke_digest(&self, digest: &str) -> StoreResult<bool> {
-        self.ephemeral.delete(NAMESPACE, digest)
+        self.ephemeral
+            .put(ENDED_NAMESPACE, digest, &true, ENDED_MARKER_SECS)?;
+        let removed = self.ephemeral.delete(NAMESPACE, digest)?;
+        self.identity_changed();
+        Ok(removed)
     }
 
     fn save(&self, digest: &str, record: &SessionRecord) -> StoreResult<()> {

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use arc_swap::ArcSwap;
 
 use crate::model::{
-    Application, Brand, Flow, Outpost, FlowDesignation, FlowId, Policy, PolicyBinding, PolicyId,
+    Application, Brand, Flow, FlowDesignation, FlowId, Outpost, Policy, PolicyBinding, PolicyId,
     PolicyTarget, PropertyMapping, Provider, ProviderId, Stage, StageBinding, StageId,
 };
 

@@ -27,8 +27,7 @@ pub use ports::{
     ConsentWrites, EventFilter, EventReads, EventWrites, FlowReads, FlowWrites, GroupReads,
     GroupWrites, InvitationReads, InvitationWrites, KeypairReads, KeypairWrites, ListQuery,
     MetaReads, MetaWrites, OAuthTokenReads, OAuthTokenWrites, OutboxReads, OutboxWrites,
-    OutpostReads, OutpostWrites, Page,
-    PolicyReads, PolicyWrites, PropertyMappingReads, PropertyMappingWrites, ProviderReads,
-    ProviderWrites, ReadTx, RefreshTokenFilter, Store, StoreExt, TokenReads, TokenWrites,
-    UserReads, UserWrites, WriteTx,
+    OutpostReads, OutpostWrites, Page, PolicyReads, PolicyWrites, PropertyMappingReads,
+    PropertyMappingWrites, ProviderReads, ProviderWrites, ReadTx, RefreshTokenFilter, Store,
+    StoreExt, TokenReads, TokenWrites, UserReads, UserWrites, WriteTx,
 };

@@ -6,10 +6,9 @@ use uuid::Uuid;
 
 use crate::model::{
     Application, Brand, CertificateKeyPair, Consent, Event, Flow, FlowId, Group, GroupId,
-    Invitation, NewGroup, NewUser, OutboxEntry, Policy, PolicyBinding, PolicyBindingId, PolicyId,
-    Outpost, PropertyMapping, Provider, ProviderId, RefreshToken, Stage, StageBinding, StageId,
-    Timestamp,
-    Token, User, UserId,
+    Invitation, NewGroup, NewUser, OutboxEntry, Outpost, Policy, PolicyBinding, PolicyBindingId,
+    PolicyId, PropertyMapping, Provider, ProviderId, RefreshToken, Stage, StageBinding, StageId,
+    Timestamp, Token, User, UserId,
 };
 
 use super::{StoreError, StoreResult};
@@ -432,7 +431,7 @@ impl<T> ReadTx for T where
         + ProviderReads
         + PropertyMappingReads
         + OAuthTokenReads
-    + OutpostReads
+        + OutpostReads
 {
 }
 
@@ -454,7 +453,7 @@ impl<T> WriteTx for T where
         + ProviderWrites
         + PropertyMappingWrites
         + OAuthTokenWrites
-    + OutpostWrites
+        + OutpostWrites
 {
 }
 

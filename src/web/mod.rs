@@ -8,32 +8,59 @@ pub mod extract;
 pub mod flow_http;
 pub mod health;
 pub mod oauth;
+pub mod outpost;
 pub mod state;
 pub mod templates;
 pub mod ui;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
-use actix_web::middleware::DefaultHeaders;
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 
 use error::ApiError;
 pub use state::AppState;
 
-/// Security headers on every response. `frame-ancestors 'none'` keeps the login page out
-/// of other sites' frames (clickjacking); scripts and styles come only from us. Images
-/// may come from any HTTPS site, so the launcher can show application icons hosted
-/// elsewhere (an image cannot run code).
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: https:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
-        ))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("X-Frame-Options", "DENY"))
-        .add(("Referrer-Policy", "same-origin"))
-        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+/// Security headers on every response gatehouse makes. `frame-ancestors 'none'` keeps
+/// the login page out of other sites' frames (clickjacking); scripts and styles come
+/// only from us. Images may come from any HTTPS site, so the launcher can show
+/// application icons hosted elsewhere (an image cannot run code).
+const SECURITY_HEADERS: [(&str, &str); 5] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data: https:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "same-origin"),
+    ("cross-origin-opener-policy", "same-origin"),
+];
+
+/// Marks a response relayed from a proxied application: it keeps its own headers, since
+/// gatehouse's policy would break the application's pages.
+#[derive(Debug, Clone, Copy)]
+pub struct Relayed;
+
+/// Adds `SECURITY_HEADERS` where a response does not set them itself, except to
+/// relayed responses.
+pub async fn security_headers(
+    request: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let mut response = next.call(request).await?;
+    if response.response().extensions().contains::<Relayed>() {
+        return Ok(response);
+    }
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        let name = actix_web::http::header::HeaderName::from_static(name);
+        if !headers.contains_key(&name) {
+            headers.insert(
+                name,
+                actix_web::http::header::HeaderValue::from_static(value),
+            );
+        }
+    }
+    Ok(response)
 }
 
 /// Routes and per-request limits; the caller adds middleware and the state.
@@ -48,6 +75,10 @@ pub fn configure(config: &mut ServiceConfig, state: Data<AppState>) {
         )
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PayloadConfig::new(body_limit))
+        // The outpost's paths first: they answer on every host, protected ones included.
+        .configure(outpost::routes)
+        // Then every request for a proxy-mode host goes to its upstream.
+        .configure(outpost::proxy_routes)
         .service(health::live)
         .service(health::ready)
         .service(ui::static_files::asset)

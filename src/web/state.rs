@@ -31,6 +31,10 @@ pub struct AppState {
     pub csrf_key: [u8; 32],
     /// The OAuth2/OpenID Connect provider's engine.
     pub oauth: crate::providers::oauth2::OAuthServices,
+    /// Forward auth and proxy mode (the embedded outpost).
+    pub proxy: crate::providers::proxy::ProxyServices,
+    /// Proxy mode's pooled connections to internal hosts.
+    pub upstreams: super::outpost::upstream::Upstreams,
 }
 
 impl AppState {
@@ -41,6 +45,9 @@ impl AppState {
         action: crate::model::EventAction,
         context: serde_json::Value,
     ) {
+        // Every admin change passes here: identities derived from users, groups,
+        // tokens and access rules (forward-auth sessions) are rebuilt on next use.
+        self.sessions.identity_changed();
         self.events
             .record(
                 action,
@@ -55,6 +62,7 @@ impl AppState {
     /// cached policy results (which may depend on what changed).
     pub async fn configuration_changed(&self) -> crate::store::StoreResult<()> {
         self.policies.clear_cache();
+        self.sessions.identity_changed();
         self.catalog.reload(&self.db).await
     }
 }

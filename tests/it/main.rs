@@ -24,6 +24,7 @@ mod enrollment;
 mod executor_login;
 mod flow_admin;
 mod flows_policies;
+mod forward_auth;
 mod keypairs;
 mod limits;
 mod oauth_api;

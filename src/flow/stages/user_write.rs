@@ -117,7 +117,11 @@ async fn update_user(
         })
         .await;
     match written {
-        Ok(()) => Ok(Ok(user)),
+        Ok(()) => {
+            // Forward-auth sessions show the user's name and groups: let them refresh.
+            call.services.sessions.identity_changed();
+            Ok(Ok(user))
+        }
         Err(StoreError::Conflict(what)) => Ok(Err(format!("That {what} is already taken."))),
         Err(other) => Err(other.into()),
     }

@@ -24,18 +24,30 @@ pub(super) fn outposts_round_trip_with_unique_names_and_markers(f: &mut StoreFix
         .config
         .insert("authentik_host".into(), json!("https://auth.example.com"));
     store.write(|tx| tx.insert_outpost(&embedded)).unwrap();
-    assert_eq!(store.read(|tx| tx.all_outposts()).unwrap(), vec![embedded.clone()]);
+    assert_eq!(
+        store.read(|tx| tx.all_outposts()).unwrap(),
+        vec![embedded.clone()]
+    );
 
     let mut twin = Outpost::embedded();
     twin.name = "another".into();
-    assert_eq!(conflict_on(store.write(|tx| tx.insert_outpost(&twin))), "managed");
+    assert_eq!(
+        conflict_on(store.write(|tx| tx.insert_outpost(&twin))),
+        "managed"
+    );
     let mut same_name = Outpost::embedded();
     same_name.managed = None;
-    assert_eq!(conflict_on(store.write(|tx| tx.insert_outpost(&same_name))), "name");
+    assert_eq!(
+        conflict_on(store.write(|tx| tx.insert_outpost(&same_name))),
+        "name"
+    );
 
     embedded.providers = vec![ProviderId(3)];
     store.write(|tx| tx.update_outpost(&embedded)).unwrap();
-    assert_eq!(store.read(|tx| tx.all_outposts()).unwrap()[0].providers, vec![ProviderId(3)]);
+    assert_eq!(
+        store.read(|tx| tx.all_outposts()).unwrap()[0].providers,
+        vec![ProviderId(3)]
+    );
     let missing = Outpost::embedded();
     assert!(matches!(
         store.write(|tx| tx.update_outpost(&missing)),
@@ -47,8 +59,12 @@ pub(super) fn outposts_round_trip_with_unique_names_and_markers(f: &mut StoreFix
 
 pub(super) fn deleting_a_provider_takes_it_off_outposts(f: &mut StoreFixture) {
     let store = f.store();
-    let first = store.write(|tx| tx.insert_provider(&provider("first"))).unwrap();
-    let second = store.write(|tx| tx.insert_provider(&provider("second"))).unwrap();
+    let first = store
+        .write(|tx| tx.insert_provider(&provider("first")))
+        .unwrap();
+    let second = store
+        .write(|tx| tx.insert_provider(&provider("second")))
+        .unwrap();
     let mut outpost = Outpost::embedded();
     outpost.providers = vec![first, second];
     store.write(|tx| tx.insert_outpost(&outpost)).unwrap();

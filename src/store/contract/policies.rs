@@ -334,6 +334,7 @@ pub(super) fn catalog_holds_policies_bindings_and_brands(f: &mut StoreFixture) {
                 applications: tx.all_applications()?,
                 providers: tx.all_providers()?,
                 property_mappings: tx.all_property_mappings()?,
+                outposts: tx.all_outposts()?,
             }))
         })
         .unwrap();

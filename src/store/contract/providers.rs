@@ -101,7 +101,9 @@ pub(super) fn provider_updates_and_missing_rows(f: &mut StoreFixture) {
     let store = f.store();
     let mut grafana = insert(store, &provider("Grafana", "grafana-id"));
     grafana.name = "Grafana (ops)".into();
-    let ProviderKind::OAuth2(oauth) = &mut grafana.kind;
+    let ProviderKind::OAuth2(oauth) = &mut grafana.kind else {
+        panic!("an OAuth2 provider")
+    };
     oauth.client_id = "grafana-new-id".into();
     oauth.redirect_uris = vec![crate::model::RedirectUri {
         matching_mode: crate::model::MatchingMode::Regex,

@@ -87,8 +87,8 @@ impl ProviderWrites for SqliteTx<'_> {
         self.conn
             .prepare_cached(
                 "UPDATE outposts SET outpost_json = json_set(outpost_json, '$.providers',
-                     (SELECT json_group_array(value) FROM json_each(outpost_json, '$.providers')
-                      WHERE value != ?1))
+                     json((SELECT json_group_array(value)
+                           FROM json_each(outpost_json, '$.providers') WHERE value != ?1)))
                  WHERE EXISTS (SELECT 1 FROM json_each(outpost_json, '$.providers')
                                WHERE value = ?1)",
             )

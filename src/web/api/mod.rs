@@ -13,6 +13,7 @@ pub mod invitations;
 pub mod keypairs;
 pub mod nullable;
 pub mod outbox;
+pub mod outposts;
 pub mod pagination;
 pub mod policies;
 pub mod property_mappings;
@@ -59,6 +60,13 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(refresh_tokens::list)
         .service(refresh_tokens::retrieve)
         .service(refresh_tokens::remove)
+        .service(outposts::list)
+        .service(outposts::default_settings)
+        .service(outposts::create)
+        .service(outposts::retrieve)
+        .service(outposts::replace)
+        .service(outposts::modify)
+        .service(outposts::remove)
         .service(events::list)
         .service(events::retrieve)
         .service(flows::list)

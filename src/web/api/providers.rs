@@ -5,6 +5,7 @@
 
 mod checks;
 mod input;
+mod proxy;
 mod render;
 mod setup_urls;
 
@@ -22,6 +23,7 @@ use super::super::state::AppState;
 use super::pagination::{ListParams, paginate_in_memory};
 use input::{CLIENT_ID_TAKEN, Context, NAME_TAKEN, ProviderInput, Write};
 
+pub use proxy::render_proxy;
 pub use render::summary;
 
 pub fn routes(config: &mut ServiceConfig) {
@@ -35,7 +37,8 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(retrieve)
         .service(replace)
         .service(modify)
-        .service(remove);
+        .service(remove)
+        .configure(proxy::routes);
 }
 
 const ORDERINGS: &[&str] = &["pk", "name", "client_id"];

@@ -152,7 +152,7 @@ fn presented_client(
 }
 
 /// A page from `message.html` (errors and notices of the protocol endpoints).
-fn message_page(
+pub(crate) fn message_page(
     state: &AppState,
     http: &HttpRequest,
     status: StatusCode,

@@ -258,6 +258,7 @@ async fn code(resumed: &Resumed<'_>, session: &ActiveSession, user: &User) -> Ou
         auth_time: session.record.created,
         amr: amr(&session.record.methods),
         grant: Uuid::nil(), // set by `issue_code`
+        session: Some(session.digest.clone()),
     };
     let code = match issue_code(services, grant, lifetimes.code) {
         Ok(code) => code,

@@ -30,6 +30,18 @@ pub struct CodeGrant {
     pub amr: Vec<String>,
     /// The family id the tokens of this code will share.
     pub grant: Uuid,
+    /// The digest of the gatehouse session that approved it: forward-auth sessions
+    /// started from the code end when that session does.
+    #[serde(default)]
+    pub session: Option<String>,
+}
+
+/// Takes (single use) the grant a code stands for, for in-process redemption by the
+/// proxy provider's callback; `None` for an unknown, expired or used code.
+pub fn take_code(services: &OAuthServices, code: &str) -> Result<Option<CodeGrant>, OAuthError> {
+    Ok(services
+        .ephemeral
+        .take::<CodeGrant>(ns::CODES, &sha256_hex(code.as_bytes()))?)
 }
 
 /// Mints a code for `grant`, valid for `ttl_secs`. The family id of the tokens it will

@@ -65,7 +65,7 @@ pub async fn grant(services: &OAuthServices, request: &TokenRequest) -> Result<V
 }
 
 /// The user whose app password this is. Every failure is the same `invalid_grant`.
-async fn app_password_user(
+pub(crate) async fn app_password_user(
     services: &OAuthServices,
     username: &str,
     password: &str,

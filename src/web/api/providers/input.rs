@@ -109,17 +109,31 @@ pub fn apply(
     write: Write,
 ) -> Result<Changes, ApiError> {
     let mut errors = FieldErrors::default();
+    let changes = apply_collecting(ctx, &mut errors, provider, input, write);
+    errors.finish()?;
+    Ok(changes)
+}
+
+/// `apply`, adding errors to `errors` for the caller to report with its own.
+pub fn apply_collecting(
+    ctx: &Context<'_>,
+    errors: &mut FieldErrors,
+    provider: &mut Provider,
+    input: &ProviderInput,
+    write: Write,
+) -> Changes {
     let full = write != Write::Modify;
-    apply_name(ctx, &mut errors, provider, input, full);
-    apply_flows(ctx, &mut errors, provider, input, write);
-    refuse_unsupported(&mut errors, input);
+    let errors = &mut *errors;
+    apply_name(ctx, errors, provider, input, full);
+    apply_flows(ctx, errors, provider, input, write);
+    refuse_unsupported(errors, input);
     let id = provider.id;
     let oauth = match &mut provider.kind {
         ProviderKind::OAuth2(oauth) => oauth,
         ProviderKind::Proxy(proxy) => &mut proxy.oauth,
     };
-    let secret_changed = apply_client(ctx, &mut errors, id, oauth, input, write);
-    let signing_key_changed = apply_tokens(ctx, &mut errors, oauth, input);
+    let secret_changed = apply_client(ctx, errors, id, oauth, input, write);
+    let signing_key_changed = apply_tokens(ctx, errors, oauth, input);
     if let Some(pks) = &input.property_mappings {
         if let Some(ids) = errors.check(
             "property_mappings",
@@ -129,13 +143,12 @@ pub fn apply(
         }
     }
     if let Some(uris) = &input.redirect_uris {
-        apply_redirect_uris(&mut errors, oauth, uris);
+        apply_redirect_uris(errors, oauth, uris);
     }
-    errors.finish()?;
-    Ok(Changes {
+    Changes {
         secret_changed,
         signing_key_changed,
-    })
+    }
 }
 
 fn apply_name(
@@ -251,7 +264,11 @@ fn refuse_unsupported(errors: &mut FieldErrors, input: &ProviderInput) {
 }
 
 /// One of an enum's serde names (the API's choices), or DRF's error.
-fn choice<T: DeserializeOwned>(errors: &mut FieldErrors, field: &str, text: &str) -> Option<T> {
+pub(super) fn choice<T: DeserializeOwned>(
+    errors: &mut FieldErrors,
+    field: &str,
+    text: &str,
+) -> Option<T> {
     let parsed = serde_json::from_value(Value::String(text.to_owned()))
         .map_err(|_| format!("\"{text}\" is not a valid choice."));
     errors.check(field, parsed)

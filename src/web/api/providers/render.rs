@@ -58,7 +58,11 @@ pub fn summary(catalog: &Catalog, provider: &Provider) -> Value {
 /// The client secret in clear: admins see it, as in authentik. A secret that no longer
 /// opens (the installation's secret key changed) shows as empty, with the cause logged,
 /// so one damaged provider does not take the whole list down; a new secret fixes it.
-pub(super) fn client_secret(secret_box: &SecretBox, provider: &Provider, oauth: &OAuth2Provider) -> String {
+pub(super) fn client_secret(
+    secret_box: &SecretBox,
+    provider: &Provider,
+    oauth: &OAuth2Provider,
+) -> String {
     if oauth.client_secret_sealed.is_empty() {
         return String::new();
     }
