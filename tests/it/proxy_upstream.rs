@@ -134,7 +134,7 @@ async fn echo(request: HttpRequest, mut payload: web::Payload) -> HttpResponse {
     }))
 }
 
-fn start_echo_upstream(tls: Option<rustls::ServerConfig>) -> SocketAddr {
+pub(crate) fn start_echo_upstream(tls: Option<rustls::ServerConfig>) -> SocketAddr {
     let server = HttpServer::new(|| App::new().default_service(web::to(echo)))
         .workers(1)
         .disable_signals();
@@ -148,7 +148,7 @@ fn start_echo_upstream(tls: Option<rustls::ServerConfig>) -> SocketAddr {
 }
 
 /// The values of one header in an echo description, in order.
-fn seen(echoed: &Value, name: &str) -> Vec<String> {
+pub(crate) fn seen(echoed: &Value, name: &str) -> Vec<String> {
     echoed["headers"]
         .as_array()
         .unwrap()

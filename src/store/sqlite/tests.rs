@@ -25,21 +25,22 @@ fn a_database_from_a_newer_binary_is_refused() {
     let path = dir.path().join("gatehouse.db");
     drop(SqliteStore::open(&path).unwrap());
     let conn = Connection::open(&path).unwrap();
+    let newest = migrations::known_versions().last().unwrap().0;
     conn.execute(
-        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (7, 'future', 0)",
-        [],
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, 'future', 0)",
+        [newest + 1],
     )
     .unwrap();
     drop(conn);
-    let newest = migrations::known_versions().last().unwrap().0;
     let Err(StoreError::Backend(message)) = SqliteStore::open(&path) else {
         panic!("a newer schema must be refused");
     };
     assert_eq!(
         message,
         format!(
-            "database schema version 7 is newer than this gatehouse binary supports \
-             ({newest}); upgrade gatehouse or restore a backup"
+            "database schema version {} is newer than this gatehouse binary supports \
+             ({newest}); upgrade gatehouse or restore a backup",
+            newest + 1
         )
     );
 }

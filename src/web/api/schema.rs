@@ -104,6 +104,44 @@ fn object(required: &[&str], properties: Value) -> Value {
     json!({"type": "object", "required": required, "properties": properties})
 }
 
+/// The outpost side: proxy providers and outposts (a second `json!` keeps each within
+/// the macro's recursion limit).
+fn outpost_schemas() -> Value {
+    json!({
+        "ProxyProvider": object(&["pk", "name", "authorization_flow", "client_id", "external_host", "redirect_uris", "outpost_set"], json!({
+            "pk": {"type": "integer", "readOnly": true}, "name": {"type": "string"},
+            "authorization_flow": {"type": "string", "format": "uuid"}, "invalidation_flow": {"type": "string", "format": "uuid"},
+            "client_id": {"type": "string", "readOnly": true}, "external_host": {"type": "string"},
+            "internal_host": {"type": "string"}, "internal_host_ssl_validation": {"type": "boolean"},
+            "mode": {"type": "string", "enum": ["proxy", "forward_single", "forward_domain"]},
+            "cookie_domain": {"type": "string"}, "skip_path_regex": {"type": "string"},
+            "basic_auth_enabled": {"type": "boolean"}, "basic_auth_user_attribute": {"type": "string"},
+            "basic_auth_password_attribute": {"type": "string"}, "intercept_header_auth": {"type": "boolean"},
+            "access_token_validity": {"type": "string"},
+            "redirect_uris": {"type": "array", "readOnly": true, "items": {"type": "object"}},
+            "outpost_set": {"type": "array", "readOnly": true, "items": {"type": "string"}}})),
+        "ProxyProviderRequest": object(&["name", "authorization_flow", "external_host"], json!({
+            "name": {"type": "string"}, "authorization_flow": {"type": "string", "format": "uuid"},
+            "invalidation_flow": {"type": "string", "format": "uuid"}, "external_host": {"type": "string"},
+            "internal_host": {"type": "string"}, "internal_host_ssl_validation": {"type": "boolean"},
+            "mode": {"type": "string", "enum": ["proxy", "forward_single", "forward_domain"]},
+            "cookie_domain": {"type": "string"}, "skip_path_regex": {"type": "string"},
+            "basic_auth_enabled": {"type": "boolean"}, "basic_auth_user_attribute": {"type": "string"},
+            "basic_auth_password_attribute": {"type": "string"}, "intercept_header_auth": {"type": "boolean"},
+            "access_token_validity": {"type": "string"}})),
+        "Outpost": object(&["pk", "name", "type", "providers", "config"], json!({
+            "pk": {"type": "string", "format": "uuid", "readOnly": true}, "name": {"type": "string"},
+            "type": {"type": "string", "enum": ["proxy", "ldap", "radius"]},
+            "providers": {"type": "array", "items": {"type": "integer"}},
+            "config": {"type": "object", "additionalProperties": true},
+            "managed": {"type": "string", "nullable": true, "readOnly": true}})),
+        "OutpostRequest": object(&["name", "type", "providers", "config"], json!({
+            "name": {"type": "string"}, "type": {"type": "string", "enum": ["proxy", "ldap", "radius"]},
+            "providers": {"type": "array", "items": {"type": "integer"}},
+            "config": {"type": "object", "additionalProperties": true}}))
+    })
+}
+
 fn schemas() -> Value {
     json!({
         "Pagination": object(&["next", "previous", "count", "current", "total_pages", "start_index", "end_index"], json!({
@@ -267,6 +305,9 @@ fn with_stage_schemas(mut schemas: Value) -> Value {
     if let Value::Object(map) = &mut schemas {
         map.extend(super::stages::component_schemas());
         map.extend(super::flow_bindings::component_schemas());
+        if let Value::Object(outposts) = outpost_schemas() {
+            map.extend(outposts);
+        }
     }
     schemas
 }
@@ -314,6 +355,20 @@ pub fn document() -> Value {
         "providers",
         "OAuth2Provider",
         ("id", "integer"),
+    );
+    crud(
+        &mut paths,
+        "/providers/proxy/",
+        "providers",
+        "ProxyProvider",
+        ("id", "integer"),
+    );
+    crud(
+        &mut paths,
+        "/outposts/instances/",
+        "outposts",
+        "Outpost",
+        ("uuid", "string"),
     );
     crud(
         &mut paths,
