@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-import harness
 from harness import OUTPOST_PREFIX, Browser, b64url_json, expect, expect_equal
 
 # Caddy 2.6 (Debian 12's) `copy_headers` sets every listed header, and one the auth answer
@@ -72,8 +71,8 @@ def expect_signed_in_through_executor(browser: Browser, callback_host: str) -> N
            f"no flow was run: {browser.trail()}")
     expect(any(component.endswith(("ak-stage-identification", "ak-stage-password"))
                for component in browser.components), f"no sign-in stage: {browser.components}")
-    callback = f"{callback_host}{OUTPOST_PREFIX}/callback"
-    expect(any(callback in hop and "+cookie" in hop for hop in browser.hops),
+    callback = f" {urlsplit(callback_host).netloc}{OUTPOST_PREFIX}/callback +cookie "
+    expect(any(callback in hop for hop in browser.hops),
            f"no callback on {callback_host} that set a cookie: {browser.trail()}")
 
 
@@ -89,7 +88,7 @@ def check_jwt(token: str, user: dict, jwks_url: str | None) -> str:
         from joserfc import jwt
         from joserfc.jwk import KeySet
 
-        answer = requests.get(jwks_url, timeout=harness.HTTP_TIMEOUT)
+        answer = Browser().get(jwks_url)
         expect_equal(answer.status_code, 200, f"GET {jwks_url}")
         jwt.decode(token, KeySet.import_key_set(answer.json()), algorithms=[header["alg"]])
         return f"{header['alg']}, verified against {jwks_url}"

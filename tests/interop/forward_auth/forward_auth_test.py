@@ -8,11 +8,11 @@ through the REST API with the bootstrap token, a member and a non-member, a grou
 proxy providers with their applications (each bound to the group), assigns them to the
 embedded outpost, and gives both users an app password:
 
-    app       forward_single  http://app.test:<caddy>      skip paths, Basic auth sent upstream
+    app       forward_single  http://app.test:<caddy>      skip paths, Basic auth (email : attribute)
     short     forward_single  http://short.test:<caddy>    Caddy's shortest config
     domain    forward_domain  http://auth.home.test:<gh>   cookie domain home.test:
                                                            a.home.test and b.home.test
-    nginx     forward_single  http://nginx.test:<nginx>
+    nginx     forward_single  http://nginx.test:<nginx>    Basic auth (attribute : attribute)
     proxied   proxy           http://proxied.test:<gh>     gatehouse forwards to the upstream
 
 Every `*.test` name resolves to 127.0.0.1 inside this process (harness.py), so the URLs,
@@ -106,11 +106,13 @@ def setup(world: World, report: Report) -> None:
     def users() -> None:
         world.users["alice"] = harness.create_user(
             api, f"fa-alice-{sfx}", "Alice Forward",
-            {"fa_basic_password": "Basic-" + secrets.token_urlsafe(12)})
+            {"fa_basic_password": "Basic-" + secrets.token_urlsafe(12),
+             "fa_basic_user": "alice-basic"})
         world.users["bob"] = harness.create_user(api, f"fa-bob-{sfx}", "Bob Outsider")
         world.group = harness.create_group(api, f"fa-members-{sfx}", [world.users["alice"]["pk"]])
 
-    report.check("setup: a member (in the group, with a Basic password attribute), a non-member",
+    report.check("setup: a member (in the group, with Basic user and password attributes), a "
+                 "non-member",
                  users)
 
     plans = {
@@ -122,7 +124,11 @@ def setup(world: World, report: Report) -> None:
         }),
         "short": ("forward_single", {}),
         "domain": ("forward_domain", {"cookie_domain": "home.test"}),
-        "nginx": ("forward_single", {}),
+        "nginx": ("forward_single", {
+            "basic_auth_enabled": True,
+            "basic_auth_user_attribute": "fa_basic_user",
+            "basic_auth_password_attribute": "fa_basic_password",
+        }),
         "proxied": ("proxy", {"internal_host": world.upstream.url,
                               "internal_host_ssl_validation": False}),
     }
