@@ -62,6 +62,16 @@ async fn protect(server: &TestServer, name: &str, overrides: Value) -> Value {
     provider
 }
 
+async fn provider_client_id(server: &TestServer) -> String {
+    let list: Value = server
+        .admin_get("/api/v3/providers/proxy/")
+        .await
+        .json()
+        .await
+        .unwrap();
+    list["results"][0]["client_id"].as_str().unwrap().to_owned()
+}
+
 async fn embedded_outpost(server: &TestServer) -> Value {
     let list: Value = server
         .admin_get("/api/v3/outposts/instances/?managed=goauthentik.io/outposts/embedded")
@@ -477,6 +487,34 @@ async fn intercepted_app_passwords_pass_without_a_browser() {
             .await;
         assert_eq!(refused.status(), 302, "{wrong}");
     }
+    // A machine client trades the app password for an access token of this provider
+    // (client credentials, authentik's documented way) and sends it as a Bearer token.
+    let client_id = provider_client_id(&server).await;
+    let token: Value = reqwest::Client::new()
+        .post(server.url("/application/o/token/"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.as_str()),
+            ("username", "alice"),
+            ("password", key),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let ok = proxy
+        .traefik("http://app.test/api", &[("Authorization", &bearer)])
+        .await;
+    assert_eq!(ok.status(), 200);
+    assert_eq!(header(&ok, "x-authentik-username"), "alice");
+    let forged = format!("{bearer}x");
+    let refused = proxy
+        .traefik("http://app.test/api", &[("Authorization", &forged)])
+        .await;
+    assert_eq!(refused.status(), 302);
     // Deleting the app password ends its access.
     let deleted = server
         .admin_send(
