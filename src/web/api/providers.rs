@@ -228,6 +228,55 @@ fn saved_body(state: &AppState, provider: &Provider) -> Value {
     render_oauth2(state, &catalog, current)
 }
 
+/// What the input checks see: the snapshot, the secret box and the time.
+fn context<'a>(state: &'a AppState, catalog: &'a Catalog) -> Context<'a> {
+    Context {
+        catalog,
+        secret_box: &state.secret_box,
+        now: state.clock.now(),
+    }
+}
+
+/// Stores a provider an API write produced (a new one gets its id here), rebuilds the
+/// snapshot and records the change, with `details` added to the event's context.
+async fn store_provider(
+    state: &AppState,
+    admin: &ApiAdmin,
+    provider: &mut Provider,
+    write: Write,
+    details: Value,
+) -> Result<(), ApiError> {
+    let saved = provider.clone();
+    let action = if write == Write::Create {
+        provider.id = state
+            .db
+            .write(move |tx| tx.insert_provider(&saved))
+            .await
+            .map_err(conflict)?;
+        EventAction::ModelCreated
+    } else {
+        state
+            .db
+            .write(move |tx| tx.update_provider(&saved))
+            .await
+            .map_err(conflict)?;
+        EventAction::ModelUpdated
+    };
+    state.configuration_changed().await?;
+    let model = provider
+        .component()
+        .1
+        .rsplit('.')
+        .next()
+        .unwrap_or_default();
+    let mut event = json!({"model": model, "pk": provider.id, "name": provider.name});
+    if let (Value::Object(event), Value::Object(details)) = (&mut event, details) {
+        event.extend(details);
+    }
+    state.audit(&admin.0, action, event).await;
+    Ok(())
+}
+
 #[post("/api/v3/providers/oauth2/")]
 pub async fn create(
     state: Data<AppState>,
@@ -235,29 +284,13 @@ pub async fn create(
     body: Json<ProviderInput>,
 ) -> Result<HttpResponse, ApiError> {
     let mut provider = input::blank_oauth2();
-    {
-        let catalog = state.catalog.load();
-        let context = Context {
-            catalog: &catalog,
-            secret_box: &state.secret_box,
-            now: state.clock.now(),
-        };
-        input::apply(&context, &mut provider, &body, Write::Create)?;
-    }
-    let saved = provider.clone();
-    provider.id = state
-        .db
-        .write(move |tx| tx.insert_provider(&saved))
-        .await
-        .map_err(conflict)?;
-    state.configuration_changed().await?;
-    state
-        .audit(
-            &admin.0,
-            EventAction::ModelCreated,
-            json!({"model": "oauth2provider", "pk": provider.id, "name": provider.name}),
-        )
-        .await;
+    input::apply(
+        &context(&state, &state.catalog.load()),
+        &mut provider,
+        &body,
+        Write::Create,
+    )?;
+    store_provider(&state, &admin, &mut provider, Write::Create, json!({})).await?;
     Ok(HttpResponse::Created().json(saved_body(&state, &provider)))
 }
 
@@ -268,38 +301,14 @@ async fn update(
     body: &ProviderInput,
     write: Write,
 ) -> Result<HttpResponse, ApiError> {
-    let mut provider;
-    let changes;
-    {
-        let catalog = state.catalog.load();
-        provider = find_oauth2(&catalog, id)?;
-        let context = Context {
-            catalog: &catalog,
-            secret_box: &state.secret_box,
-            now: state.clock.now(),
-        };
-        changes = input::apply(&context, &mut provider, body, write)?;
-    }
-    let saved = provider.clone();
-    state
-        .db
-        .write(move |tx| tx.update_provider(&saved))
-        .await
-        .map_err(conflict)?;
-    state.configuration_changed().await?;
-    state
-        .audit(
-            &admin.0,
-            EventAction::ModelUpdated,
-            json!({
-                "model": "oauth2provider",
-                "pk": provider.id,
-                "name": provider.name,
-                "client_secret_changed": changes.secret_changed,
-                "signing_key_changed": changes.signing_key_changed,
-            }),
-        )
-        .await;
+    let catalog = state.catalog.load();
+    let mut provider = find_oauth2(&catalog, id)?;
+    let changes = input::apply(&context(state, &catalog), &mut provider, body, write)?;
+    let details = json!({
+        "client_secret_changed": changes.secret_changed,
+        "signing_key_changed": changes.signing_key_changed,
+    });
+    store_provider(state, admin, &mut provider, write, details).await?;
     Ok(HttpResponse::Ok().json(saved_body(state, &provider)))
 }
 

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::model::{
-    ClientType, EventAction, OAuth2Provider, Provider, ProviderId, ProviderKind, ProxyMode,
-    ProxyProvider, StandardScope,
+    ClientType, OAuth2Provider, Provider, ProviderId, ProviderKind, ProxyMode, ProxyProvider,
+    StandardScope,
 };
 use crate::providers::proxy::routes::{normalize_domain, skip_path_lines};
 use crate::store::Catalog;
@@ -22,7 +22,7 @@ use super::super::field_errors::FieldErrors;
 use super::super::nullable::present;
 use super::super::pagination::{ListParams, paginate_in_memory};
 use super::input::{self, Context, ProviderInput, Write, choice};
-use super::{ORDERINGS, conflict, find, matches_search, order, render};
+use super::{ORDERINGS, context, find, matches_search, order, render, store_provider};
 
 pub fn routes(config: &mut ServiceConfig) {
     config
@@ -366,31 +366,15 @@ pub async fn create(
     admin: ApiAdmin,
     body: Json<ProxyInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut provider;
-    {
-        let catalog = state.catalog.load();
-        provider = blank_proxy(&catalog);
-        let context = Context {
-            catalog: &catalog,
-            secret_box: &state.secret_box,
-            now: state.clock.now(),
-        };
-        apply(&context, &mut provider, &body, Write::Create)?;
-    }
-    let saved = provider.clone();
-    provider.id = state
-        .db
-        .write(move |tx| tx.insert_provider(&saved))
-        .await
-        .map_err(conflict)?;
-    state.configuration_changed().await?;
-    state
-        .audit(
-            &admin.0,
-            EventAction::ModelCreated,
-            json!({"model": "proxyprovider", "pk": provider.id, "name": provider.name}),
-        )
-        .await;
+    let catalog = state.catalog.load();
+    let mut provider = blank_proxy(&catalog);
+    apply(
+        &context(&state, &catalog),
+        &mut provider,
+        &body,
+        Write::Create,
+    )?;
+    store_provider(&state, &admin, &mut provider, Write::Create, json!({})).await?;
     Ok(HttpResponse::Created().json(saved_body(&state, &provider)))
 }
 
@@ -401,31 +385,10 @@ async fn update(
     body: &ProxyInput,
     write: Write,
 ) -> Result<HttpResponse, ApiError> {
-    let mut provider;
-    {
-        let catalog = state.catalog.load();
-        provider = find_proxy(&catalog, id)?;
-        let context = Context {
-            catalog: &catalog,
-            secret_box: &state.secret_box,
-            now: state.clock.now(),
-        };
-        apply(&context, &mut provider, body, write)?;
-    }
-    let saved = provider.clone();
-    state
-        .db
-        .write(move |tx| tx.update_provider(&saved))
-        .await
-        .map_err(conflict)?;
-    state.configuration_changed().await?;
-    state
-        .audit(
-            &admin.0,
-            EventAction::ModelUpdated,
-            json!({"model": "proxyprovider", "pk": provider.id, "name": provider.name}),
-        )
-        .await;
+    let catalog = state.catalog.load();
+    let mut provider = find_proxy(&catalog, id)?;
+    apply(&context(state, &catalog), &mut provider, body, write)?;
+    store_provider(state, admin, &mut provider, write, json!({})).await?;
     Ok(HttpResponse::Ok().json(saved_body(state, &provider)))
 }
 
