@@ -35,10 +35,11 @@ const SECURITY_HEADERS: [(&str, &str); 5] = [
     ("cross-origin-opener-policy", "same-origin"),
 ];
 
-/// Marks a response relayed from a proxied application: it keeps its own headers, since
-/// gatehouse's policy would break the application's pages.
+/// Marks a response that is not a gatehouse page: one relayed from a proxied application
+/// (gatehouse's policy would break its pages) or a forward-auth answer read by a reverse
+/// proxy. The page headers are left off.
 #[derive(Debug, Clone, Copy)]
-pub struct Relayed;
+pub struct NotAPage;
 
 /// Adds `SECURITY_HEADERS` where a response does not set them itself, except to
 /// relayed responses.
@@ -47,7 +48,7 @@ pub async fn security_headers(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     let mut response = next.call(request).await?;
-    if response.response().extensions().contains::<Relayed>() {
+    if response.response().extensions().contains::<NotAPage>() {
         return Ok(response);
     }
     let headers = response.headers_mut();

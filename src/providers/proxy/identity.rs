@@ -21,6 +21,22 @@ use super::routes::{Route, Routes};
 /// The scopes whose claims the embedded JWT carries (authentik's outpost asks for these).
 const SCOPES: [&str; 4] = ["openid", "email", "profile", "ak_proxy"];
 
+/// The identity headers every admitted request carries (lowercase, as `HeaderName`
+/// wants them), in the order they are sent.
+pub const HEADER_NAMES: [&str; 11] = [
+    "x-authentik-username",
+    "x-authentik-groups",
+    "x-authentik-email",
+    "x-authentik-name",
+    "x-authentik-uid",
+    "x-authentik-jwt",
+    "x-authentik-meta-jwks",
+    "x-authentik-meta-outpost",
+    "x-authentik-meta-provider",
+    "x-authentik-meta-app",
+    "x-authentik-meta-version",
+];
+
 /// Why an identity was not admitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {

@@ -38,17 +38,16 @@ impl Route {
         self.skip.as_ref().is_some_and(|set| set.is_match(path))
     }
 
-    /// Whether a URL on `host` (`name[:port]`) belongs to this provider: the external
-    /// host itself, or in domain mode any host in the cookie domain. Redirects after a
-    /// sign-in go only to such URLs.
-    pub fn covers(&self, host: &str) -> bool {
-        let (name, port) = split_host(host);
-        if name.eq_ignore_ascii_case(&self.hostname) && ports_agree(port, self.port) {
-            return true;
-        }
-        self.cookie_domain
-            .as_deref()
-            .is_some_and(|domain| in_domain(name, domain))
+    /// Whether the browser may be sent back to a URL on `name` and `port` (as the `url`
+    /// crate gives them: no port for the scheme's default) after signing in: the
+    /// external host with its own port, or in domain mode any host in the cookie domain.
+    pub fn returns_to(&self, name: &str, port: Option<u16>) -> bool {
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        (name.eq_ignore_ascii_case(&self.hostname) && port == self.port)
+            || self
+                .cookie_domain
+                .as_deref()
+                .is_some_and(|domain| in_domain(name, domain))
     }
 }
 

@@ -81,19 +81,21 @@ pub fn start(
     }
 }
 
-/// Only URLs on this provider's hosts; anything else becomes the external host (no
-/// open redirect through the sign-in).
+/// Only plain `http(s)` URLs on this provider's hosts (no user part, and the external
+/// host's own port); anything else becomes the external host. No open redirect through
+/// the sign-in.
 pub fn safe_return_url(route: &Route, candidate: &str) -> String {
     let fallback = || format!("{}/", route.proxy.external_host.trim_end_matches('/'));
     let Ok(url) = url::Url::parse(candidate) else {
         return fallback();
     };
-    let host = match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (Some(host), None) => host.to_owned(),
-        (None, _) => return fallback(),
-    };
-    if matches!(url.scheme(), "http" | "https") && route.covers(&host) {
+    let plain = matches!(url.scheme(), "http" | "https")
+        && url.username().is_empty()
+        && url.password().is_none();
+    let on_our_host = url
+        .host_str()
+        .is_some_and(|host| route.returns_to(host, url.port()));
+    if plain && on_our_host {
         url.to_string()
     } else {
         fallback()

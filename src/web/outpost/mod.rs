@@ -16,6 +16,7 @@ mod proxy_mode;
 pub mod upstream;
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 
@@ -32,9 +33,22 @@ pub use proxy_mode::proxy_mode_guard;
 
 pub fn routes(config: &mut ServiceConfig) {
     config
+        // One route per server kind: no path parameter to extract on the hot path.
         .route(
-            "/outpost.goauthentik.io/auth/{server}",
-            web::route().to(auth),
+            "/outpost.goauthentik.io/auth/traefik",
+            web::route().to(auth_redirecting),
+        )
+        .route(
+            "/outpost.goauthentik.io/auth/caddy",
+            web::route().to(auth_redirecting),
+        )
+        .route(
+            "/outpost.goauthentik.io/auth/envoy",
+            web::route().to(auth_redirecting),
+        )
+        .route(
+            "/outpost.goauthentik.io/auth/nginx",
+            web::route().to(auth_nginx),
         )
         .route("/outpost.goauthentik.io/start", web::route().to(start))
         .route(
@@ -60,17 +74,16 @@ enum Asker {
     Nginx,
 }
 
-async fn auth(
-    state: Data<AppState>,
-    request: HttpRequest,
-    server: web::Path<String>,
-) -> HttpResponse {
-    let asker = match server.as_str() {
-        "traefik" | "caddy" | "envoy" => Asker::Redirects,
-        "nginx" => Asker::Nginx,
-        _ => return plain(StatusCode::NOT_FOUND, "Unknown forward-auth server kind."),
-    };
-    let Some(original) = Original::forwarded(&request) else {
+async fn auth_redirecting(state: Data<AppState>, request: HttpRequest) -> HttpResponse {
+    auth(&state, &request, Asker::Redirects).await
+}
+
+async fn auth_nginx(state: Data<AppState>, request: HttpRequest) -> HttpResponse {
+    auth(&state, &request, Asker::Nginx).await
+}
+
+async fn auth(state: &AppState, request: &HttpRequest, asker: Asker) -> HttpResponse {
+    let Some(original) = Original::forwarded(request) else {
         return plain(
             StatusCode::BAD_REQUEST,
             "The reverse proxy sent no X-Forwarded-Host (or X-Original-URL) header.",
@@ -83,27 +96,44 @@ async fn auth(
     // The outpost's own paths, forwarded as auth requests by the shortest configs.
     if let Some(action) = original.path().strip_prefix(OUTPOST_PATH_PREFIX) {
         match action {
-            "/callback" => return finish_callback(&state, &request, &routes, &original).await,
-            "/start" => return begin_sign_in(&state, &request, &routes, route, &original, true),
-            "/sign_out" => return end_session(&state, &request, &routes, route),
+            "/callback" => return finish_callback(state, request, &routes, &original).await,
+            "/start" => return begin_sign_in(state, request, &routes, route, &original, true),
+            "/sign_out" => return end_session(state, request, &routes, route),
             _ => {}
         }
     }
-    match decide(&state, &request, &routes, route, &original).await {
-        Decision::Pass(Some(admitted)) => {
+    match decide(state, request, &routes, route, &original).await {
+        Decision::Pass(admitted) => {
+            // Caddy 2.6 copies a header named in `copy_headers` but absent from the
+            // answer as its placeholder text, so an anonymous pass (a skipped path)
+            // names every identity header, empty.
+            let headers = admitted
+                .as_ref()
+                .map_or(ANONYMOUS.as_slice(), |admitted| admitted.headers.as_slice());
             let mut response = HttpResponse::Ok();
-            for (name, value) in &admitted.headers {
+            for (name, value) in headers {
                 response.insert_header((name.clone(), value.clone()));
             }
-            response.finish()
+            let mut response = response.finish();
+            // An answer for the reverse proxy, not a page: no page headers to add.
+            response.extensions_mut().insert(super::NotAPage);
+            response
         }
-        Decision::Pass(None) => HttpResponse::Ok().finish(),
         Decision::SignIn if asker == Asker::Nginx => HttpResponse::Unauthorized().finish(),
-        Decision::SignIn => begin_sign_in(&state, &request, &routes, route, &original, false),
-        Decision::Denied(message) => denied(&state, &request, &message),
+        Decision::SignIn => begin_sign_in(state, request, &routes, route, &original, false),
+        Decision::Denied(message) => denied(state, request, &message),
         Decision::Failed => failed(),
     }
 }
+
+/// The identity headers with empty values, for passes without a user.
+static ANONYMOUS: std::sync::LazyLock<Vec<(HeaderName, HeaderValue)>> =
+    std::sync::LazyLock::new(|| {
+        crate::providers::proxy::identity::HEADER_NAMES
+            .iter()
+            .map(|name| (HeaderName::from_static(name), HeaderValue::from_static("")))
+            .collect()
+    });
 
 /// `/outpost.goauthentik.io/start?rd=…` on the protected host (nginx's `error_page`).
 async fn start(state: Data<AppState>, request: HttpRequest) -> HttpResponse {

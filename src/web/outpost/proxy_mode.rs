@@ -57,7 +57,7 @@ async fn serve(state: Data<AppState>, request: HttpRequest, payload: Payload) ->
                     headers,
                 )
                 .await;
-            response.extensions_mut().insert(super::super::Relayed);
+            response.extensions_mut().insert(super::super::NotAPage);
             response
         }
         Decision::SignIn => {
