@@ -4,6 +4,7 @@
 pub mod application;
 pub mod brand;
 pub mod consent;
+pub mod device;
 pub mod email;
 pub mod event;
 pub mod flow;
@@ -23,6 +24,7 @@ pub mod user;
 pub use application::Application;
 pub use brand::Brand;
 pub use consent::Consent;
+pub use device::{Device, DeviceClass, DeviceData, DeviceId};
 pub use email::{OutboxEntry, OutboxStatus, OutgoingEmail};
 pub use event::{Event, EventAction, EventUser};
 pub use flow::{Flow, FlowAuthentication, FlowDesignation, StageBinding};

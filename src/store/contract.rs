@@ -21,6 +21,7 @@ mod applications;
 mod brands;
 mod catalog;
 mod consents;
+mod devices;
 mod directory;
 mod invitations;
 mod keypairs;
@@ -173,6 +174,7 @@ macro_rules! store_cases {
             providers::expired_refresh_tokens_are_deleted,
             providers::refresh_tokens_of_a_user_newest_first_and_gone_with_the_user,
             providers::refresh_token_lists_filter_search_and_find_by_hash_prefix,
+            devices::devices_round_trip_filter_and_update,
             outposts::outposts_round_trip_with_unique_names_and_markers,
             outposts::deleting_a_provider_takes_it_off_outposts,
             outbox::outbox_enqueued_entries_are_due,

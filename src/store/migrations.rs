@@ -51,6 +51,11 @@ const SQLITE: &[Migration] = &[
         name: "outposts",
         sql: include_str!("../../migrations/sqlite/0007_outposts.sql"),
     },
+    Migration {
+        version: 8,
+        name: "devices",
+        sql: include_str!("../../migrations/sqlite/0008_devices.sql"),
+    },
 ];
 
 /// `(version, name)` of every migration this binary knows, oldest first.

@@ -24,10 +24,11 @@ pub use error::{StoreError, StoreResult};
 pub use kv::Kv;
 pub use ports::{
     ApplicationReads, ApplicationWrites, BrandReads, BrandWrites, ConsentFilter, ConsentReads,
-    ConsentWrites, EventFilter, EventReads, EventWrites, FlowReads, FlowWrites, GroupReads,
-    GroupWrites, InvitationReads, InvitationWrites, KeypairReads, KeypairWrites, ListQuery,
-    MetaReads, MetaWrites, OAuthTokenReads, OAuthTokenWrites, OutboxReads, OutboxWrites,
-    OutpostReads, OutpostWrites, Page, PolicyReads, PolicyWrites, PropertyMappingReads,
-    PropertyMappingWrites, ProviderReads, ProviderWrites, ReadTx, RefreshTokenFilter, Store,
-    StoreExt, TokenReads, TokenWrites, UserReads, UserWrites, WriteTx,
+    ConsentWrites, DeviceFilter, DeviceReads, DeviceWrites, EventFilter, EventReads, EventWrites,
+    FlowReads, FlowWrites, GroupReads, GroupWrites, InvitationReads, InvitationWrites,
+    KeypairReads, KeypairWrites, ListQuery, MetaReads, MetaWrites, OAuthTokenReads,
+    OAuthTokenWrites, OutboxReads, OutboxWrites, OutpostReads, OutpostWrites, Page, PolicyReads,
+    PolicyWrites, PropertyMappingReads, PropertyMappingWrites, ProviderReads, ProviderWrites,
+    ReadTx, RefreshTokenFilter, Store, StoreExt, TokenReads, TokenWrites, UserReads, UserWrites,
+    WriteTx,
 };

@@ -5,10 +5,10 @@
 use uuid::Uuid;
 
 use crate::model::{
-    Application, Brand, CertificateKeyPair, Consent, Event, Flow, FlowId, Group, GroupId,
-    Invitation, NewGroup, NewUser, OutboxEntry, Outpost, Policy, PolicyBinding, PolicyBindingId,
-    PolicyId, PropertyMapping, Provider, ProviderId, RefreshToken, Stage, StageBinding, StageId,
-    Timestamp, Token, User, UserId,
+    Application, Brand, CertificateKeyPair, Consent, Device, DeviceClass, DeviceId, Event, Flow,
+    FlowId, Group, GroupId, Invitation, NewGroup, NewUser, OutboxEntry, Outpost, Policy,
+    PolicyBinding, PolicyBindingId, PolicyId, PropertyMapping, Provider, ProviderId, RefreshToken,
+    Stage, StageBinding, StageId, Timestamp, Token, User, UserId,
 };
 
 use super::{StoreError, StoreResult};
@@ -321,6 +321,32 @@ pub trait PropertyMappingWrites {
     fn delete_property_mapping(&self, id: Uuid) -> StoreResult<()>;
 }
 
+/// Which devices a list shows; `None` fields match anything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeviceFilter {
+    pub user: Option<UserId>,
+    pub class: Option<DeviceClass>,
+    pub confirmed: Option<bool>,
+}
+
+pub trait DeviceReads {
+    fn device(&self, id: DeviceId) -> StoreResult<Option<Device>>;
+    /// By the WebAuthn credential id (base64url), whoever's it is.
+    fn device_by_credential_id(&self, credential_id: &str) -> StoreResult<Option<Device>>;
+    /// Ordered by id (oldest first).
+    fn devices(&self, filter: DeviceFilter) -> StoreResult<Vec<Device>>;
+}
+
+pub trait DeviceWrites {
+    /// Stores the device under a new id, which it returns (`device.id` is ignored);
+    /// `Conflict("credential_id")` when that WebAuthn credential is registered already,
+    /// `Conflict("user")` for an unknown user.
+    fn insert_device(&self, device: &Device) -> StoreResult<DeviceId>;
+    /// Writes every field but the id and the user; `NotFound` for an unknown id.
+    fn update_device(&self, device: &Device) -> StoreResult<()>;
+    fn delete_device(&self, id: DeviceId) -> StoreResult<()>;
+}
+
 pub trait OutpostReads {
     /// Ordered by name.
     fn all_outposts(&self) -> StoreResult<Vec<Outpost>>;
@@ -388,6 +414,7 @@ pub trait ReadTx:
     + PropertyMappingReads
     + OAuthTokenReads
     + OutpostReads
+    + DeviceReads
 {
 }
 
@@ -411,6 +438,7 @@ pub trait WriteTx:
     + PropertyMappingWrites
     + OAuthTokenWrites
     + OutpostWrites
+    + DeviceWrites
 {
 }
 
@@ -432,6 +460,7 @@ impl<T> ReadTx for T where
         + PropertyMappingReads
         + OAuthTokenReads
         + OutpostReads
+        + DeviceReads
 {
 }
 
@@ -454,6 +483,7 @@ impl<T> WriteTx for T where
         + PropertyMappingWrites
         + OAuthTokenWrites
         + OutpostWrites
+        + DeviceWrites
 {
 }
 

@@ -7,6 +7,7 @@ mod applications;
 mod brands;
 mod codec;
 mod consents;
+mod devices;
 mod events;
 mod flows;
 mod groups;
