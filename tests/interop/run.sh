@@ -6,9 +6,10 @@
 #   bash tests/interop/run.sh
 #
 # Installs what it needs into a venv under the cargo target directory (reused between
-# runs) and into oidc/node_modules (npm ci, from oidc/package-lock.json), builds the
-# binary if it is missing (INTEROP_REBUILD=1 always runs `cargo build`; GATEHOUSE_BIN
-# points at another binary), and fails loudly when a tool is missing.
+# runs) and into oidc/node_modules and webauthn/node_modules (npm ci, from their
+# package-lock.json), builds the binary if it is missing (INTEROP_REBUILD=1 always runs
+# `cargo build`; GATEHOUSE_BIN points at another binary), and fails loudly when a tool is
+# missing. The WebAuthn script needs Debian's chromium.
 # Exits non-zero if any script fails; prints the server log when something failed.
 set -euo pipefail
 
@@ -214,6 +215,31 @@ elif kill -0 "$server_pid" 2>/dev/null; then
         "$venv/bin/python" "$here/forward_auth/forward_auth_test.py" || true
     if ! kill -0 "$server_pid" 2>/dev/null; then
         echo "interop: the server died during the forward-auth script" >&2
+        failed=1
+    fi
+fi
+
+# --- WebAuthn: passkeys and security keys in Debian's Chromium --------------------------
+# webauthn/webauthn_test.mjs drives Chromium through playwright-core (the version in
+# webauthn/package-lock.json) with a CDP virtual authenticator; a screenshot of each page
+# lands in $target_dir/interop-output/webauthn/ (kept after the run).
+webauthn_output="$target_dir/interop-output/webauthn"
+if ! command -v chromium >/dev/null 2>&1 && [[ -z "${CHROMIUM:-}" ]]; then
+    echo "interop: required tool 'chromium' is missing for webauthn:" \
+        "apt-get install -y --no-install-recommends chromium (or set CHROMIUM=/path/to/chromium)" >&2
+    failed_scripts+=("webauthn (chromium missing)")
+    failed=1
+elif ! (cd "$here/webauthn" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+    echo "interop: npm ci failed in $here/webauthn (is the npm registry reachable?)" >&2
+    failed_scripts+=("webauthn (npm ci failed)")
+    failed=1
+elif kill -0 "$server_pid" 2>/dev/null; then
+    rm -rf "$webauthn_output"
+    run_step webauthn/webauthn_test.mjs \
+        node "$here/webauthn/webauthn_test.mjs" "$webauthn_output" || true
+    echo "interop: WebAuthn screenshots in $webauthn_output"
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        echo "interop: the server died during the WebAuthn script" >&2
         failed=1
     fi
 fi
