@@ -27,6 +27,7 @@ mod flows_policies;
 mod forward_auth;
 mod keypairs;
 mod limits;
+mod mfa_api;
 mod oauth_api;
 mod oauth_flows;
 mod page_login;

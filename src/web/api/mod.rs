@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod applications;
+pub mod authenticators;
 pub mod brands;
 pub mod events;
 pub mod executor;
@@ -60,6 +61,21 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(refresh_tokens::list)
         .service(refresh_tokens::retrieve)
         .service(refresh_tokens::remove)
+        // `all/`, `admin/...` and `static/{id}/regenerate/` never match the class
+        // segment's pattern, so the order among these does not matter.
+        .service(authenticators::list_all)
+        .service(authenticators::list)
+        .service(authenticators::retrieve)
+        .service(authenticators::replace)
+        .service(authenticators::modify)
+        .service(authenticators::remove)
+        .service(authenticators::regenerate)
+        .service(authenticators::admin_list_all)
+        .service(authenticators::admin_list)
+        .service(authenticators::admin_retrieve)
+        .service(authenticators::admin_replace)
+        .service(authenticators::admin_modify)
+        .service(authenticators::admin_remove)
         .service(outposts::list)
         .service(outposts::default_settings)
         .service(outposts::create)

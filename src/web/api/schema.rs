@@ -301,12 +301,79 @@ fn stage_paths(paths: &mut Map<String, Value>) {
     );
 }
 
+/// `authenticators/`: the user's own devices and the admin paths (see
+/// `authenticators.rs`); a function of its own to keep `json!` within its recursion limit.
+fn authenticator_paths(paths: &mut Map<String, Value>) {
+    let tag = "authenticators";
+    let summaries = json!({"type": "array", "items": reference("Device")});
+    paths.insert("/authenticators/all/".into(), json!({
+        "get": operation("authenticators_all_list", tag, "Every device of the current user", None, Some((200, summaries.clone())))}));
+    let mut admin_all = operation(
+        "authenticators_admin_all_list",
+        tag,
+        "Every device (admins), of one user with `user`",
+        None,
+        Some((200, summaries)),
+    );
+    if let Value::Object(op) = &mut admin_all {
+        op.insert(
+            "parameters".into(),
+            json!([{"name": "user", "in": "query", "schema": {"type": "integer"}}]),
+        );
+    }
+    paths.insert(
+        "/authenticators/admin/all/".into(),
+        json!({"get": admin_all}),
+    );
+    let id = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}]);
+    for (segment, model) in super::authenticators::CLASSES {
+        for (prefix, op_prefix) in [("", "authenticators"), ("admin/", "authenticators_admin")] {
+            let ops = format!("{op_prefix}_{segment}");
+            let mut list = operation(
+                &format!("{ops}_list"),
+                tag,
+                &format!("List {model}s"),
+                None,
+                Some((200, paginated(model))),
+            );
+            if let (Value::Object(op), Value::Array(mut parameters)) =
+                (&mut list, list_parameters())
+            {
+                parameters
+                    .push(json!({"name": "name", "in": "query", "schema": {"type": "string"}}));
+                if !prefix.is_empty() {
+                    parameters.push(
+                        json!({"name": "user", "in": "query", "schema": {"type": "integer"}}),
+                    );
+                }
+                op.insert("parameters".into(), Value::Array(parameters));
+            }
+            paths.insert(
+                format!("/authenticators/{prefix}{segment}/"),
+                json!({"get": list}),
+            );
+            paths.insert(format!("/authenticators/{prefix}{segment}/{{id}}/"), json!({
+                "parameters": id,
+                "get": operation(&format!("{ops}_retrieve"), tag, &format!("One {model}"), None, Some((200, reference(model)))),
+                "put": operation(&format!("{ops}_update"), tag, &format!("Rename a {model}"), Some(&format!("{model}Request")), Some((200, reference(model)))),
+                "patch": operation(&format!("{ops}_partial_update"), tag, &format!("Rename a {model}"), Some(&format!("Patched{model}Request")), Some((200, reference(model)))),
+                "delete": operation(&format!("{ops}_destroy"), tag, &format!("Delete a {model} (own devices: needs a sign-in within 10 minutes, or an API token)"), None, None)}));
+        }
+    }
+    paths.insert("/authenticators/static/{id}/regenerate/".into(), json!({
+        "parameters": id,
+        "post": operation("authenticators_static_regenerate_create", tag, "New recovery codes, shown once in token_set (gatehouse; needs a sign-in within 10 minutes, or an API token)", None, Some((200, reference("StaticDevice"))))}));
+}
+
 fn with_stage_schemas(mut schemas: Value) -> Value {
     if let Value::Object(map) = &mut schemas {
         map.extend(super::stages::component_schemas());
         map.extend(super::flow_bindings::component_schemas());
         if let Value::Object(outposts) = outpost_schemas() {
             map.extend(outposts);
+        }
+        if let Value::Object(authenticators) = super::authenticators::component_schemas() {
+            map.extend(authenticators);
         }
     }
     schemas
@@ -427,6 +494,7 @@ pub fn document() -> Value {
         "get": operation("flows_executor_get", "flows", "The current challenge", None, Some((200, reference("ChallengeTypes")))),
         "post": operation("flows_executor_solve", "flows", "Answer the current challenge", Some("ChallengeTypes"), Some((200, reference("ChallengeTypes"))))}));
     stage_paths(&mut paths);
+    authenticator_paths(&mut paths);
     paths.insert("/admin/version/".into(), json!({"get": operation("admin_version_retrieve", "admin", "Version information", None, Some((200, reference("Version"))))}));
     json!({
         "openapi": "3.0.3",
