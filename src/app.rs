@@ -141,6 +141,7 @@ pub async fn start(
         mailer: mailer.clone(),
         email_templates,
         policies: policies.clone(),
+        secret_box: secret_box.clone(),
     });
     let oauth = OAuthServices {
         db: db.clone(),

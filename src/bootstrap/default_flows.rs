@@ -2,7 +2,10 @@
 //! created when missing (a deleted default comes back on restart; a changed one is left
 //! alone). Read as a user would meet them:
 //!
-//! - `default-authentication-flow`: who are you (username or email) → password → signed in.
+//! - `default-authentication-flow`: who are you (username or email) → password → second
+//!   factor (only for users who enrolled one) → signed in.
+//! - `default-authenticator-totp-setup`: scan the QR code, type a first code (signed-in users).
+//! - `default-authenticator-static-setup`: recovery codes, shown once (signed-in users).
 //! - `default-invalidation-flow`: signed out.
 //! - `default-provider-invalidation-flow`: signed out, after an application's logout.
 //! - `default-provider-authorization-implicit-consent`: nothing to click (signed-in users).
@@ -17,13 +20,14 @@
 
 use crate::model::PolicyEngineMode;
 use crate::model::stage::{
-    ConsentMode, ConsentStage, EmailStage, IdentificationStage, InvitationStage, PasswordStage,
-    PromptField, PromptFieldType, PromptStage, UserCreationMode, UserDeleteStage, UserLoginStage,
+    AuthenticatorStaticStage, AuthenticatorTotpStage, AuthenticatorValidateStage, ConsentMode,
+    ConsentStage, EmailStage, IdentificationStage, InvitationStage, PasswordStage, PromptField,
+    PromptFieldType, PromptStage, UserCreationMode, UserDeleteStage, UserLoginStage,
     UserLogoutStage, UserWriteStage,
 };
 use crate::model::{
-    BindingId, Brand, Flow, FlowAuthentication, FlowDesignation, FlowId, Stage, StageBinding,
-    StageId, StageKind,
+    BindingId, Brand, DeviceClass, Flow, FlowAuthentication, FlowDesignation, FlowId, Stage,
+    StageBinding, StageId, StageKind,
 };
 use crate::store::{StoreResult, WriteTx};
 
@@ -148,8 +152,133 @@ fn authentication() -> (Flow, Vec<Stage>) {
                 "default-authentication-password",
                 StageKind::Password(PasswordStage::default()),
             ),
+            mfa_validation(),
             login(),
         ],
+    )
+}
+
+/// The second factor of the default sign-in: skipped for users without a device, so
+/// MFA applies the moment a user enrolls one.
+fn mfa_validation() -> Stage {
+    stage(
+        MFA_VALIDATION_STAGE,
+        StageKind::AuthenticatorValidate(AuthenticatorValidateStage {
+            device_classes: vec![
+                DeviceClass::Totp,
+                DeviceClass::Static,
+                DeviceClass::Webauthn,
+            ],
+            ..AuthenticatorValidateStage::default()
+        }),
+    )
+}
+
+const MFA_VALIDATION_STAGE: &str = "default-authentication-mfa-validation";
+/// Set once the validation stage was added to an existing default sign-in flow, so an
+/// admin who removes it later does not get it back on the next start.
+const MFA_VALIDATION_META: &str = "default_mfa_validation_added";
+
+/// Installs from before MFA have a default sign-in flow without the validation stage:
+/// bind it between the password stage and the login, once.
+pub fn ensure_mfa_validation(tx: &dyn WriteTx) -> StoreResult<()> {
+    if tx.meta(MFA_VALIDATION_META)?.is_some() {
+        return Ok(());
+    }
+    tx.set_meta(MFA_VALIDATION_META, "true")?;
+    let Some(flow) = tx
+        .all_flows()?
+        .into_iter()
+        .find(|flow| flow.slug == "default-authentication-flow")
+    else {
+        return Ok(());
+    };
+    let stages = tx.all_stages()?;
+    let kind_of = |id: StageId| stages.iter().find(|stage| stage.id == id).map(|s| &s.kind);
+    let bindings: Vec<StageBinding> = tx
+        .all_bindings()?
+        .into_iter()
+        .filter(|binding| binding.flow == flow.id)
+        .collect();
+    if bindings.iter().any(|binding| {
+        matches!(
+            kind_of(binding.stage),
+            Some(StageKind::AuthenticatorValidate(_))
+        )
+    }) {
+        return Ok(());
+    }
+    let order_of = |wanted: fn(&StageKind) -> bool| {
+        bindings
+            .iter()
+            .filter(|binding| kind_of(binding.stage).is_some_and(wanted))
+            .map(|binding| binding.order)
+            .min()
+    };
+    let Some(login_order) = order_of(|kind| matches!(kind, StageKind::UserLogin(_))) else {
+        return Ok(());
+    };
+    let password_order = order_of(|kind| matches!(kind, StageKind::Password(_)))
+        .filter(|order| *order < login_order)
+        .unwrap_or(login_order.saturating_sub(10));
+    let stage_id = match stages
+        .iter()
+        .find(|stage| stage.name == MFA_VALIDATION_STAGE)
+    {
+        Some(found) => found.id,
+        None => {
+            let created = mfa_validation();
+            tx.insert_stage(&created)?;
+            created.id
+        }
+    };
+    tx.insert_binding(&StageBinding {
+        id: BindingId::random(),
+        flow: flow.id,
+        stage: stage_id,
+        // Midway: after the password, before the login (equal orders keep insertion order).
+        order: password_order + (login_order - password_order) / 2,
+        evaluate_on_plan: true,
+        re_evaluate_policies: false,
+        policy_engine_mode: PolicyEngineMode::Any,
+    })
+}
+
+fn totp_setup() -> (Flow, Vec<Stage>) {
+    let slug = "default-authenticator-totp-setup";
+    (
+        flow(
+            slug,
+            "Set up an authenticator app",
+            FlowDesignation::StageConfiguration,
+            FlowAuthentication::RequireAuthenticated,
+        ),
+        vec![stage(
+            slug,
+            StageKind::AuthenticatorTotp(AuthenticatorTotpStage {
+                configure_flow: Some(slug.into()),
+                ..AuthenticatorTotpStage::default()
+            }),
+        )],
+    )
+}
+
+fn static_setup() -> (Flow, Vec<Stage>) {
+    let slug = "default-authenticator-static-setup";
+    (
+        flow(
+            slug,
+            "Recovery codes",
+            FlowDesignation::StageConfiguration,
+            FlowAuthentication::RequireAuthenticated,
+        ),
+        vec![stage(
+            slug,
+            StageKind::AuthenticatorStatic(AuthenticatorStaticStage {
+                configure_flow: Some(slug.into()),
+                ..AuthenticatorStaticStage::default()
+            }),
+        )],
     )
 }
 
@@ -318,6 +447,8 @@ fn default_flows() -> Vec<(Flow, Vec<Stage>)> {
         enrollment(),
         recovery(),
         user_settings(),
+        totp_setup(),
+        static_setup(),
         (
             flow(
                 "default-unenrollment-flow",

@@ -17,7 +17,7 @@ mod default_flows;
 
 mod default_mappings;
 
-use default_flows::{ensure_default_brand, ensure_default_flows};
+use default_flows::{ensure_default_brand, ensure_default_flows, ensure_mfa_validation};
 
 pub const ADMIN_USERNAME: &str = "akadmin";
 pub const ADMIN_GROUP: &str = "authentik Admins";
@@ -39,6 +39,7 @@ pub async fn prepare(
     let now = clock.now();
     db.write(move |tx| {
         ensure_default_flows(tx)?;
+        ensure_mfa_validation(tx)?;
         default_mappings::ensure_default_scope_mappings(tx)?;
         ensure_embedded_outpost(tx)?;
         ensure_default_brand(tx)

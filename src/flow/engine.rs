@@ -127,7 +127,7 @@ impl FlowEngine {
             return Ok(Ok(execution));
         }
         match plan(&self.services, catalog, flow, request).await? {
-            Plan::Ready(execution) => Ok(Ok(execution)),
+            Plan::Ready(execution) => Ok(Ok(*execution)),
             Plan::Denied(message) => Ok(Err(FlowOutcome {
                 step: FlowStep::Denied(message),
                 session: SessionChange::Unchanged,

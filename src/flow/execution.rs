@@ -37,6 +37,24 @@ pub struct FlowContext {
     /// The email stage whose link was opened (the flow resumes past it).
     #[serde(default)]
     pub email_confirmed_for: Option<crate::model::StageId>,
+    /// A second factor being enrolled, until the user confirms it.
+    #[serde(default)]
+    pub mfa_setup: Option<MfaSetup>,
+    /// Wrong second-factor codes in this flow.
+    #[serde(default)]
+    pub mfa_failures: u32,
+    /// The devices that validated in this flow (for the login event).
+    #[serde(default)]
+    pub mfa_devices: Vec<crate::model::DeviceId>,
+}
+
+/// What a setup stage generated and showed (a TOTP secret, recovery codes), sealed with
+/// the installation's `SecretBox`: executions sit in the Kv, and a secret must not be
+/// readable there before it becomes a device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MfaSetup {
+    pub stage: StageId,
+    pub sealed: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

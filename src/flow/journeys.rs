@@ -88,6 +88,7 @@ async fn fixture() -> Fixture {
         events,
         email_templates: EmailTemplates::new(None),
         policies: PolicyEngine::new(Reputation::new(ephemeral), clock_arc),
+        secret_box: SecretBox::from_secret_key("k"),
     };
     Fixture {
         engine: FlowEngine::new(services),

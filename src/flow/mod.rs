@@ -12,7 +12,7 @@ pub mod planner;
 pub mod policies;
 pub mod stages;
 
-use crate::crypto::PasswordHasher;
+use crate::crypto::{PasswordHasher, SecretBox};
 use crate::email::{EmailTemplates, Mailer};
 use crate::events::Events;
 use crate::session::{ActiveSession, ClientInfo, Sessions};
@@ -32,6 +32,8 @@ pub struct FlowServices {
     pub mailer: Mailer,
     pub email_templates: EmailTemplates,
     pub policies: crate::policy::PolicyEngine,
+    /// Seals second-factor secrets (TOTP) at rest.
+    pub secret_box: SecretBox,
 }
 
 /// One request to a flow, already parsed by a transport.

@@ -12,7 +12,7 @@ use super::{FlowRequest, FlowResult, FlowServices, safe_next};
 pub const SETUP_TOKEN_META: &str = "setup_token";
 
 pub(super) enum Plan {
-    Ready(FlowExecution),
+    Ready(Box<FlowExecution>),
     Denied(String),
 }
 
@@ -108,13 +108,13 @@ pub(super) async fn plan(
             .map(|binding| binding.stage)
             .collect()
     };
-    Ok(Plan::Ready(FlowExecution {
+    Ok(Plan::Ready(Box::new(FlowExecution {
         flow: flow.id,
         plan,
         position: 0,
         context,
         started: services.ephemeral.now(),
-    }))
+    })))
 }
 
 /// Takes the setup token if it matches: the first opener claims it, nobody else can.

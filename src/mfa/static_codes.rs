@@ -18,6 +18,13 @@ pub fn generate(count: usize, length: usize) -> (Vec<String>, StaticData) {
     (codes, StaticData { code_hashes })
 }
 
+/// The stored form of codes generated earlier (shown first, kept on confirmation).
+pub fn hashes(codes: &[&str]) -> StaticData {
+    StaticData {
+        code_hashes: codes.iter().map(|code| hash(code)).collect(),
+    }
+}
+
 fn hash(code: &str) -> String {
     // Typed codes may come with spaces or dashes from a printout.
     let normalized: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).collect();

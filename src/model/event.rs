@@ -38,6 +38,14 @@ pub enum EventAction {
     AccessDenied,
     /// A user agreed that an application receives their data.
     ConsentGiven,
+    /// A user enrolled a second factor (TOTP app, recovery codes, security key, ...).
+    DeviceAdded,
+    /// A second factor was deleted (by its user or an admin).
+    DeviceRemoved,
+    /// A second factor was presented and accepted.
+    MfaSucceeded,
+    /// A wrong or replayed second-factor code.
+    MfaFailed,
 }
 
 impl EventAction {
@@ -53,7 +61,11 @@ impl EventAction {
             | EventAction::TokenRefreshed
             | EventAction::TokenRevoked
             | EventAction::AccessDenied
-            | EventAction::ConsentGiven => "custom_",
+            | EventAction::ConsentGiven
+            | EventAction::DeviceAdded
+            | EventAction::DeviceRemoved
+            | EventAction::MfaSucceeded
+            | EventAction::MfaFailed => "custom_",
             other => other.as_str(),
         }
     }
@@ -83,6 +95,10 @@ impl EventAction {
             EventAction::TokenRevoked => "token_revoked",
             EventAction::AccessDenied => "access_denied",
             EventAction::ConsentGiven => "consent_given",
+            EventAction::DeviceAdded => "device_added",
+            EventAction::DeviceRemoved => "device_removed",
+            EventAction::MfaSucceeded => "mfa_succeeded",
+            EventAction::MfaFailed => "mfa_failed",
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{GroupId, StageId};
+use super::{DeviceClass, GroupId, StageId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stage {
@@ -27,6 +27,9 @@ pub enum StageKind {
     Invitation(InvitationStage),
     Email(EmailStage),
     Consent(ConsentStage),
+    AuthenticatorTotp(AuthenticatorTotpStage),
+    AuthenticatorStatic(AuthenticatorStaticStage),
+    AuthenticatorValidate(AuthenticatorValidateStage),
 }
 
 impl StageKind {
@@ -45,6 +48,9 @@ impl StageKind {
             StageKind::Invitation(_) => "ak-stage-invitation",
             StageKind::Email(_) => "ak-stage-email",
             StageKind::Consent(_) => "ak-stage-consent",
+            StageKind::AuthenticatorTotp(_) => "ak-stage-authenticator-totp",
+            StageKind::AuthenticatorStatic(_) => "ak-stage-authenticator-static",
+            StageKind::AuthenticatorValidate(_) => "ak-stage-authenticator-validate",
         }
     }
 }
@@ -375,6 +381,110 @@ impl Default for ConsentStage {
         ConsentStage {
             mode: ConsentMode::AlwaysRequire,
             consent_expire_in: "weeks=4".to_owned(),
+        }
+    }
+}
+
+/// Digits of a TOTP code; authentik's API writes them as strings ("6", "8").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TotpDigits {
+    #[default]
+    #[serde(rename = "6")]
+    Six,
+    #[serde(rename = "8")]
+    Eight,
+}
+
+impl TotpDigits {
+    pub fn count(self) -> u32 {
+        match self {
+            TotpDigits::Six => 6,
+            TotpDigits::Eight => 8,
+        }
+    }
+}
+
+/// Enrolls a TOTP device: shows the secret (QR code and text) and keeps it once a first
+/// code proves the app has it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthenticatorTotpStage {
+    /// The flow a signed-in user runs to set this up (slug), shown in their settings.
+    pub configure_flow: Option<String>,
+    /// The new device's name; "TOTP Device" when empty.
+    pub friendly_name: Option<String>,
+    pub digits: TotpDigits,
+}
+
+/// Generates recovery codes, shows them once and keeps their hashes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthenticatorStaticStage {
+    pub configure_flow: Option<String>,
+    pub friendly_name: Option<String>,
+    pub token_count: u32,
+    pub token_length: u32,
+}
+
+impl Default for AuthenticatorStaticStage {
+    fn default() -> Self {
+        AuthenticatorStaticStage {
+            configure_flow: None,
+            friendly_name: None,
+            token_count: 10,
+            token_length: 10,
+        }
+    }
+}
+
+/// What the validation stage does for a user without a device of the allowed classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotConfiguredAction {
+    #[default]
+    Skip,
+    Deny,
+    /// Enroll now, through one of `configuration_stages`.
+    Configure,
+}
+
+/// WebAuthn user verification (PIN, biometrics), as the WebAuthn spec names the levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserVerification {
+    Required,
+    #[default]
+    Preferred,
+    Discouraged,
+}
+
+/// Asks for a second factor from one of the user's devices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthenticatorValidateStage {
+    pub device_classes: Vec<DeviceClass>,
+    pub not_configured_action: NotConfiguredAction,
+    /// Setup stages offered when the action is `configure` (the user picks one when
+    /// there are several).
+    pub configuration_stages: Vec<StageId>,
+    /// Skip the stage in a browser that passed it this recently ("hours=12");
+    /// "seconds=0" asks every time.
+    pub last_auth_threshold: String,
+    pub webauthn_user_verification: UserVerification,
+}
+
+impl Default for AuthenticatorValidateStage {
+    fn default() -> Self {
+        AuthenticatorValidateStage {
+            device_classes: vec![
+                DeviceClass::Totp,
+                DeviceClass::Webauthn,
+                DeviceClass::Static,
+            ],
+            not_configured_action: NotConfiguredAction::Skip,
+            configuration_stages: Vec::new(),
+            last_auth_threshold: "seconds=0".to_owned(),
+            webauthn_user_verification: UserVerification::Preferred,
         }
     }
 }

@@ -28,6 +28,7 @@ mod forward_auth;
 mod keypairs;
 mod limits;
 mod mfa_api;
+mod mfa_flows;
 mod oauth_api;
 mod oauth_flows;
 mod page_login;

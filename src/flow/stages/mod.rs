@@ -1,6 +1,10 @@
 //! One file per stage kind. Each offers `enter` (the stage is reached: show a challenge
 //! or act and move on) and, for stages that ask something, `submit` (the answer).
 
+mod authenticator;
+mod authenticator_static;
+mod authenticator_totp;
+pub mod authenticator_validate;
 mod consent;
 mod deny;
 pub mod email;
@@ -72,6 +76,15 @@ pub async fn enter(stage: &Stage, call: &mut StageCall<'_>) -> FlowResult<StageS
         StageKind::Invitation(settings) => invitation::enter(settings, call).await,
         StageKind::Email(settings) => email::enter(settings, stage.id, call).await,
         StageKind::Consent(settings) => consent::enter(settings, call).await,
+        StageKind::AuthenticatorTotp(settings) => {
+            authenticator_totp::enter(settings, stage.id, call).await
+        }
+        StageKind::AuthenticatorStatic(settings) => {
+            authenticator_static::enter(settings, stage.id, call).await
+        }
+        StageKind::AuthenticatorValidate(settings) => {
+            authenticator_validate::enter(settings, stage.id, call).await
+        }
     }
 }
 
@@ -95,6 +108,15 @@ pub async fn submit(
         StageKind::UserLogin(settings) => user_login::submit(settings, call, response).await,
         StageKind::Email(_) => email::submit(),
         StageKind::Consent(settings) => consent::submit(settings, call, response).await,
+        StageKind::AuthenticatorTotp(settings) => {
+            authenticator_totp::submit(settings, stage.id, call, response).await
+        }
+        StageKind::AuthenticatorStatic(settings) => {
+            authenticator_static::submit(settings, stage.id, call).await
+        }
+        StageKind::AuthenticatorValidate(settings) => {
+            authenticator_validate::submit(settings, stage.id, call, response).await
+        }
         StageKind::UserWrite(_)
         | StageKind::UserLogout(_)
         | StageKind::UserDelete(_)

@@ -64,11 +64,22 @@ async fn log_in(
     let now = call.services.ephemeral.now();
     let user_id = user.id;
     let auth_method = methods.first().map(String::as_str).unwrap_or("flow");
+    let mut context = serde_json::Map::new();
+    context.insert("auth_method".into(), json!(auth_method));
+    context.insert("flow".into(), json!(call.request.slug));
+    let mfa_devices = &call.execution.context.mfa_devices;
+    if !mfa_devices.is_empty() {
+        // authentik's shape: the second factors used go under `auth_method_args`.
+        context.insert(
+            "auth_method_args".into(),
+            json!({"mfa_devices": mfa_devices}),
+        );
+    }
     let event = call.services.events.prepare(
         EventAction::Login,
         Some(&user),
         call.request.client.ip.as_deref(),
-        json!({"auth_method": auth_method, "flow": call.request.slug}),
+        serde_json::Value::Object(context),
     );
     call.services
         .db

@@ -273,11 +273,21 @@ async fn remove(
                 }
             }
             for mut other in tx.all_stages()? {
-                if let StageKind::Identification(settings) = &mut other.kind {
-                    if settings.password_stage == Some(id) {
+                let changed = match &mut other.kind {
+                    StageKind::Identification(settings) if settings.password_stage == Some(id) => {
                         settings.password_stage = None;
-                        tx.update_stage(&other)?;
+                        true
                     }
+                    StageKind::AuthenticatorValidate(settings)
+                        if settings.configuration_stages.contains(&id) =>
+                    {
+                        settings.configuration_stages.retain(|stage| *stage != id);
+                        true
+                    }
+                    _ => false,
+                };
+                if changed {
+                    tx.update_stage(&other)?;
                 }
             }
             tx.delete_stage(id)

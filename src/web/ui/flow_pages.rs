@@ -130,9 +130,11 @@ fn render(
         .path_and_query()
         .map(|pq| pq.as_str().to_owned())
         .unwrap_or_default();
+    let page = page_extras(&challenge);
     let html = state.templates.render(
         "flow.html",
         json!({
+            "page": page,
             "challenge": challenge,
             "title": "gatehouse",
             "csrf_token": csrf_token(state, &call.request.browser_key),
@@ -147,4 +149,34 @@ fn render(
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(html))
+}
+
+/// What a page shows beyond the challenge: the TOTP setup's QR code (inline SVG, drawn
+/// here so the secret never reaches a QR service) and its key for typing by hand, both
+/// read from the challenge's `config_url` (the JSON executor sends the URI only).
+fn page_extras(challenge: &Value) -> Value {
+    if challenge.get("component").and_then(Value::as_str) != Some("ak-stage-authenticator-totp") {
+        return json!({});
+    }
+    let config_url = challenge
+        .get("config_url")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let query = |key: &str| {
+        url::Url::parse(config_url).ok().and_then(|url| {
+            url.query_pairs()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| value.into_owned())
+        })
+    };
+    // The SVG is embedded in HTML: drop the XML declaration before `<svg`.
+    let qr_svg = crate::mfa::qr::svg(config_url).and_then(|svg| {
+        svg.find("<svg")
+            .map(|start| svg.get(start..).unwrap_or_default().to_owned())
+    });
+    json!({
+        "qr_svg": qr_svg,
+        "secret": query("secret"),
+        "digits": query("digits").unwrap_or_else(|| "6".to_owned()),
+    })
 }

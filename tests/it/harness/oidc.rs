@@ -432,6 +432,9 @@ pub struct UserAgent {
     pub components: Vec<String>,
     /// Whether to agree when asked for consent (otherwise the walk stops there).
     pub consents: bool,
+    /// Second-factor codes to type, in order, when a flow asks for one (otherwise the
+    /// walk stops at the validation stage).
+    pub mfa_codes: Vec<String>,
 }
 
 impl UserAgent {
@@ -460,6 +463,7 @@ impl UserAgent {
             flows: Vec::new(),
             components: Vec::new(),
             consents: true,
+            mfa_codes: Vec::new(),
         }
     }
 
@@ -518,6 +522,10 @@ impl UserAgent {
                     json!({"component": component, "token": challenge["token"]})
                 }
                 "ak-stage-consent" => return None,
+                "ak-stage-authenticator-validate" if !self.mfa_codes.is_empty() => {
+                    json!({"component": component, "code": self.mfa_codes.remove(0)})
+                }
+                "ak-stage-authenticator-validate" => return None,
                 _ => panic!("flow {slug}: unexpected challenge {challenge}"),
             };
             challenge = self.executor(self.http.post(&url).json(&answer)).await;

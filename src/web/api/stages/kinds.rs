@@ -9,8 +9,9 @@ use serde_json::{Map, Value};
 
 use crate::model::StageKind;
 use crate::model::stage::{
-    ConsentStage, DenyStage, EmailStage, IdentificationStage, InvitationStage, PasswordStage,
-    PromptStage, RedirectStage, UserDeleteStage, UserLoginStage, UserLogoutStage, UserWriteStage,
+    AuthenticatorStaticStage, AuthenticatorTotpStage, AuthenticatorValidateStage, ConsentStage,
+    DenyStage, EmailStage, IdentificationStage, InvitationStage, PasswordStage, PromptStage,
+    RedirectStage, UserDeleteStage, UserLoginStage, UserLogoutStage, UserWriteStage,
 };
 
 use super::super::super::error::ApiError;
@@ -137,6 +138,31 @@ const CONSENT: KindRoute = KindRoute {
     default: || StageKind::Consent(ConsentStage::default()),
 };
 
+const AUTHENTICATOR_TOTP: KindRoute = KindRoute {
+    segment: "authenticator/totp",
+    tag: "authenticator_totp",
+    model: "authenticatortotpstage",
+    schema_name: "AuthenticatorTOTPStage",
+    verbose_name: "TOTP Authenticator Setup Stage",
+    default: || StageKind::AuthenticatorTotp(AuthenticatorTotpStage::default()),
+};
+const AUTHENTICATOR_STATIC: KindRoute = KindRoute {
+    segment: "authenticator/static",
+    tag: "authenticator_static",
+    model: "authenticatorstaticstage",
+    schema_name: "AuthenticatorStaticStage",
+    verbose_name: "Static Authenticator Setup Stage",
+    default: || StageKind::AuthenticatorStatic(AuthenticatorStaticStage::default()),
+};
+const AUTHENTICATOR_VALIDATE: KindRoute = KindRoute {
+    segment: "authenticator/validate",
+    tag: "authenticator_validate",
+    model: "authenticatorvalidatestage",
+    schema_name: "AuthenticatorValidateStage",
+    verbose_name: "Authenticator Validation Stage",
+    default: || StageKind::AuthenticatorValidate(AuthenticatorValidateStage::default()),
+};
+
 pub const KINDS: &[&KindRoute] = &[
     &IDENTIFICATION,
     &PASSWORD,
@@ -150,6 +176,9 @@ pub const KINDS: &[&KindRoute] = &[
     &EMAIL,
     &INVITATION,
     &CONSENT,
+    &AUTHENTICATOR_TOTP,
+    &AUTHENTICATOR_STATIC,
+    &AUTHENTICATOR_VALIDATE,
 ];
 
 /// The row of a stored stage. Exhaustive, so a new kind does not compile until it has
@@ -168,6 +197,9 @@ pub fn route_of(kind: &StageKind) -> &'static KindRoute {
         StageKind::Email(_) => &EMAIL,
         StageKind::Invitation(_) => &INVITATION,
         StageKind::Consent(_) => &CONSENT,
+        StageKind::AuthenticatorTotp(_) => &AUTHENTICATOR_TOTP,
+        StageKind::AuthenticatorStatic(_) => &AUTHENTICATOR_STATIC,
+        StageKind::AuthenticatorValidate(_) => &AUTHENTICATOR_VALIDATE,
     }
 }
 

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use crate::model::StageKind;
 use crate::model::stage::{
-    IdentificationStage, PromptFieldType, PromptStage, RedirectMode, RedirectStage, parse_timedelta,
+    AuthenticatorValidateStage, IdentificationStage, PromptFieldType, PromptStage, RedirectMode,
+    RedirectStage, parse_timedelta,
 };
 use crate::store::Catalog;
 
@@ -63,6 +64,31 @@ pub async fn validate(state: &AppState, kind: &mut StageKind) -> Result<(), ApiE
                     add(&mut errors, "create_users_group", "No group with this pk.");
                 }
             }
+        }
+        StageKind::AuthenticatorTotp(settings) => {
+            flow_reference(
+                &catalog,
+                &mut settings.configure_flow,
+                "configure_flow",
+                &mut errors,
+            );
+        }
+        StageKind::AuthenticatorStatic(settings) => {
+            flow_reference(
+                &catalog,
+                &mut settings.configure_flow,
+                "configure_flow",
+                &mut errors,
+            );
+            if !(1..=50).contains(&settings.token_count) {
+                add(&mut errors, "token_count", "Between 1 and 50 codes.");
+            }
+            if !(8..=32).contains(&settings.token_length) {
+                add(&mut errors, "token_length", "Between 8 and 32 characters.");
+            }
+        }
+        StageKind::AuthenticatorValidate(settings) => {
+            authenticator_validate(&catalog, settings, &mut errors);
         }
         StageKind::Password(_)
         | StageKind::UserLogout(_)
@@ -200,4 +226,41 @@ fn redirect(catalog: &Catalog, settings: &mut RedirectStage, errors: &mut Errors
         RedirectMode::Static | RedirectMode::Flow => {}
     }
     flow_reference(catalog, &mut settings.target_flow, "target_flow", errors);
+}
+
+fn authenticator_validate(
+    catalog: &Catalog,
+    settings: &AuthenticatorValidateStage,
+    errors: &mut Errors,
+) {
+    if settings.device_classes.is_empty() {
+        add(
+            errors,
+            "device_classes",
+            "Choose at least one device class.",
+        );
+    }
+    duration(&settings.last_auth_threshold, "last_auth_threshold", errors);
+    for id in &settings.configuration_stages {
+        let is_setup = matches!(
+            catalog.stage(*id).map(|stage| &stage.kind),
+            Some(StageKind::AuthenticatorTotp(_) | StageKind::AuthenticatorStatic(_))
+        );
+        if !is_setup {
+            add(
+                errors,
+                "configuration_stages",
+                format!("No authenticator setup stage with pk \"{id}\"."),
+            );
+        }
+    }
+    if settings.not_configured_action == crate::model::stage::NotConfiguredAction::Configure
+        && settings.configuration_stages.is_empty()
+    {
+        add(
+            errors,
+            "configuration_stages",
+            "Choose a setup stage for not_configured_action \"configure\".",
+        );
+    }
 }
