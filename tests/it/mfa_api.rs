@@ -298,6 +298,21 @@ async fn users_see_only_their_own_devices_in_authentiks_shapes() {
     assert!(key["device_type"].is_null());
     assert_eq!(key["user"]["pk"], alice_pk);
 
+    let (status, used_by) = get(
+        &server,
+        &alice,
+        &format!("/api/v3/authenticators/totp/{}/used_by/", mine.totp),
+    )
+    .await;
+    assert_eq!((status, used_by), (StatusCode::OK, json!([])));
+    let (status, _) = get(
+        &server,
+        &alice,
+        &format!("/api/v3/authenticators/totp/{bobs}/used_by/"),
+    )
+    .await;
+    assert_eq!(status, 404);
+
     let (_, mail) = get(&server, &alice, "/api/v3/authenticators/email/").await;
     assert_eq!(mail["results"][0]["email"], "alice@example.com");
     assert_eq!(mail["results"][0]["pk"], mine.email);
@@ -740,6 +755,7 @@ async fn the_schema_describes_the_device_paths() {
         "/authenticators/static/{id}/regenerate/",
         "/authenticators/admin/webauthn/{id}/",
         "/authenticators/email/",
+        "/authenticators/webauthn/{id}/used_by/",
     ] {
         assert!(paths[path].is_object(), "{path}");
     }

@@ -3,7 +3,8 @@
 //! - Self-service (any signed-in user or API token, their own confirmed devices only;
 //!   others' look absent): `all/` (authentik's `Device`, every class, not paginated) and
 //!   per class `totp/`, `static/`, `webauthn/`, `email/` (`TOTPDevice`, `StaticDevice`,
-//!   `WebAuthnDevice`, `EmailDevice`): list, retrieve, rename (PUT/PATCH) and delete.
+//!   `WebAuthnDevice`, `EmailDevice`): list, retrieve, rename (PUT/PATCH), delete and
+//!   `used_by/` (always empty: nothing refers to a device).
 //! - Admin (superusers), `admin/all/` and `admin/<class>/`: every device, confirmed or
 //!   not, with a `user` filter; retrieve, rename and delete (resetting a user's MFA).
 //!
@@ -524,6 +525,19 @@ pub async fn remove(
     remove_device(&state, &caller, scope, class, id).await
 }
 
+/// What refers to the device, for the confirmation before deleting it (authentik's
+/// `UsedBy` list): nothing does, a device is a leaf.
+#[get("/api/v3/authenticators/{class:totp|static|webauthn|email}/{id}/used_by/")]
+pub async fn used_by(
+    state: Data<AppState>,
+    caller: ApiCaller,
+    path: Path<(String, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (class, id) = path.into_inner();
+    find(&state, Scope::Own(caller.user.id), class_of(&class)?, id).await?;
+    Ok(HttpResponse::Ok().json(Value::Array(Vec::new())))
+}
+
 /// `static/<pk>/regenerate/` (a gatehouse addition; authentik has no such action and
 /// makes the user enroll a new static device): replaces the device's recovery codes
 /// with a new set and returns them, once, in `token_set`. The old codes stop working.
@@ -704,6 +718,10 @@ pub fn component_schemas() -> Value {
         "EmailDevice": {"type": "object", "required": ["name", "pk", "email", "user"], "properties": {
             "name": {"type": "string", "maxLength": 64}, "pk": {"type": "integer", "readOnly": true},
             "email": {"type": "string", "readOnly": true}, "user": user}},
+        "UsedBy": {"type": "object", "required": ["app", "model_name", "pk", "name", "action"], "properties": {
+            "app": {"type": "string", "readOnly": true}, "model_name": {"type": "string", "readOnly": true},
+            "pk": {"type": "string", "readOnly": true}, "name": {"type": "string", "readOnly": true},
+            "action": {"type": "string", "enum": ["cascade", "cascade_many", "set_null", "set_default"]}}},
         "TOTPDeviceRequest": request(64),
         "StaticDeviceRequest": request(64),
         "WebAuthnDeviceRequest": request(200),

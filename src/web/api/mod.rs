@@ -69,6 +69,7 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(authenticators::replace)
         .service(authenticators::modify)
         .service(authenticators::remove)
+        .service(authenticators::used_by)
         .service(authenticators::regenerate)
         .service(authenticators::admin_list_all)
         .service(authenticators::admin_list)

@@ -360,6 +360,11 @@ fn authenticator_paths(paths: &mut Map<String, Value>) {
                 "delete": operation(&format!("{ops}_destroy"), tag, &format!("Delete a {model} (own devices: needs a sign-in within 10 minutes, or an API token)"), None, None)}));
         }
     }
+    for (segment, model) in super::authenticators::CLASSES {
+        paths.insert(format!("/authenticators/{segment}/{{id}}/used_by/"), json!({
+            "parameters": id,
+            "get": operation(&format!("authenticators_{segment}_used_by_list"), tag, &format!("What refers to a {model} (nothing)"), None, Some((200, json!({"type": "array", "items": reference("UsedBy")}))))}));
+    }
     paths.insert("/authenticators/static/{id}/regenerate/".into(), json!({
         "parameters": id,
         "post": operation("authenticators_static_regenerate_create", tag, "New recovery codes, shown once in token_set (gatehouse; needs a sign-in within 10 minutes, or an API token)", None, Some((200, reference("StaticDevice"))))}));
