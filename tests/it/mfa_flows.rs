@@ -559,6 +559,22 @@ async fn the_pages_show_the_qr_code_the_key_the_codes_and_ask_for_a_code() {
     assert_eq!(html.matches("<li><code>").count(), 10, "{html}");
     let saved = crate::harness::flows::post_form(&server, &browser, codes_page, &[]).await;
     assert_eq!(saved.status(), 303);
+    // The portal lists the devices and where to set them up.
+    let portal = browser
+        .get(server.url("/if/user/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(portal.contains("<td>TOTP Device</td><td>Authenticator app</td>"));
+    assert!(portal.contains("<td>Recovery codes</td><td>Recovery codes</td>"));
+    // (minijinja writes `/` as `&#x2f;` in attributes)
+    assert!(
+        portal.contains("default-authenticator-totp-setup&#x2f;\">Set up an authenticator app")
+    );
+    assert!(portal.contains("default-authenticator-static-setup&#x2f;\">Get new recovery codes"));
 
     // Signing in again through the pages asks for the code.
     let fresh = server.browser();

@@ -141,9 +141,26 @@ pub async fn user_portal(
     let catalog = state.catalog.load();
     let request = access_request(&state.db, &page.user, ClientMeta::of(&http).ip).await?;
     let applications = accessible_applications(&state.policies, &catalog, &request).await;
+    let user_id = page.user.id;
+    let devices = state
+        .db
+        .read(move |tx| {
+            tx.devices(crate::store::DeviceFilter {
+                user: Some(user_id),
+                confirmed: Some(true),
+                ..crate::store::DeviceFilter::default()
+            })
+        })
+        .await?;
     let html = state.templates.render(
         "user.html",
         json!({
+            "devices": devices.iter().map(|device| json!({
+                "name": device.name,
+                "class": device_label(device.class()),
+                "last_used": device.last_used.map(|at| at.to_rfc3339()),
+            })).collect::<Vec<_>>(),
+            "setup_links": setup_links(&catalog),
             "brand": page_context(&brand_of(&state, &http)),
             "title": "My applications",
             "user": {
@@ -156,6 +173,46 @@ pub async fn user_portal(
         }),
     )?;
     Ok(html_page(html))
+}
+
+fn device_label(class: crate::model::DeviceClass) -> &'static str {
+    match class {
+        crate::model::DeviceClass::Totp => "Authenticator app",
+        crate::model::DeviceClass::Static => "Recovery codes",
+        crate::model::DeviceClass::Webauthn => "Security key or passkey",
+        crate::model::DeviceClass::Email => "Email codes",
+    }
+}
+
+/// Where a user sets up second factors: every setup stage with a `configure_flow`, as
+/// authentik's user settings list them.
+fn setup_links(catalog: &crate::store::Catalog) -> Vec<serde_json::Value> {
+    use crate::model::StageKind;
+    let mut links: Vec<serde_json::Value> = Vec::new();
+    for flow in catalog.flows() {
+        for binding in catalog.bindings(flow.id) {
+            let Some(stage) = catalog.stage(binding.stage) else {
+                continue;
+            };
+            let (label, configure_flow) = match &stage.kind {
+                StageKind::AuthenticatorTotp(settings) => {
+                    ("Set up an authenticator app", &settings.configure_flow)
+                }
+                StageKind::AuthenticatorStatic(settings) => {
+                    ("Get new recovery codes", &settings.configure_flow)
+                }
+                _ => continue,
+            };
+            let Some(slug) = configure_flow.as_deref() else {
+                continue;
+            };
+            let href = format!("/if/flow/{slug}/");
+            if catalog.flow(slug).is_some() && !links.iter().any(|link| link["href"] == href) {
+                links.push(json!({"label": label, "href": href}));
+            }
+        }
+    }
+    links
 }
 
 #[get("/if/admin/")]
