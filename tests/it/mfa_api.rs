@@ -504,6 +504,12 @@ async fn deleting_a_device_needs_a_fresh_sign_in() {
         .iter()
         .find(|event| event["context"]["model"]["pk"] == mine.totp)
         .expect("a removal event");
+    assert_eq!(
+        removal["action"], "custom_",
+        "authentik's kind for gatehouse's own actions"
+    );
+    assert_eq!(removal["context"]["action"], "device_removed");
+    assert_eq!(removal["context"]["device_class"], "totp");
     assert_eq!(removal["user"]["username"], "alice");
     assert_eq!(removal["context"]["user"], alice_pk);
     assert_eq!(

@@ -25,6 +25,9 @@
 //! addition) says how many are left. The codes are shown once, by the setup stage or by
 //! `static/<pk>/regenerate/` (a gatehouse addition).
 //!
+//! Audit events: `device_removed` (with `by_admin`), and `model_updated` for a rename or
+//! regenerated recovery codes (the codes themselves never reach the log).
+//!
 //! Device ids are unique across classes here (one table), while authentik numbers each
 //! class apart; a class path only finds devices of its own class.
 
@@ -434,10 +437,12 @@ async fn remove_device(
     state
         .audit(
             caller,
-            EventAction::ModelDeleted,
+            EventAction::DeviceRemoved,
             json!({
                 "model": audit_model(&removed),
                 "user": removed.user,
+                "device": removed.id,
+                "name": removed.name,
                 "device_class": removed.class().as_str(),
                 "by_admin": matches!(scope, Scope::Admin(_)),
             }),
