@@ -38,7 +38,7 @@ pub use policy::{
 };
 pub use property_mapping::{MappingKind, PropertyMapping, ScopeMapping, StandardScope};
 pub use provider::{
-    ClientType, IssuerMode, MatchingMode, OAuth2Provider, Provider, ProviderKind, ProxyMode,
+    ClientType, IssuerMode, LdapAccessMode, LdapProvider, MatchingMode, OAuth2Provider, Provider, ProviderKind, ProxyMode,
     ProxyProvider, RedirectUri, RefreshToken, SubMode,
 };
 pub use stage::{Stage, StageKind};

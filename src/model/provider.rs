@@ -28,6 +28,7 @@ pub enum ProviderKind {
     #[serde(rename = "oauth2")]
     OAuth2(OAuth2Provider),
     Proxy(ProxyProvider),
+    Ldap(LdapProvider),
 }
 
 impl Provider {
@@ -37,6 +38,7 @@ impl Provider {
         match &self.kind {
             ProviderKind::OAuth2(oauth) => Some(oauth),
             ProviderKind::Proxy(proxy) => Some(&proxy.oauth),
+            ProviderKind::Ldap(_) => None,
         }
     }
 
@@ -48,7 +50,14 @@ impl Provider {
     pub fn proxy(&self) -> Option<&ProxyProvider> {
         match &self.kind {
             ProviderKind::Proxy(proxy) => Some(proxy),
-            ProviderKind::OAuth2(_) => None,
+            ProviderKind::OAuth2(_) | ProviderKind::Ldap(_) => None,
+        }
+    }
+
+    pub fn ldap(&self) -> Option<&LdapProvider> {
+        match &self.kind {
+            ProviderKind::Ldap(ldap) => Some(ldap),
+            ProviderKind::OAuth2(_) | ProviderKind::Proxy(_) => None,
         }
     }
 
@@ -84,6 +93,10 @@ impl Provider {
             ProviderKind::Proxy(_) => (
                 "ak-provider-proxy-form",
                 "authentik_providers_proxy.proxyprovider",
+            ),
+            ProviderKind::Ldap(_) => (
+                "ak-provider-ldap-form",
+                "authentik_providers_ldap.ldapprovider",
             ),
         }
     }
@@ -243,6 +256,41 @@ pub struct ProxyProvider {
     /// Accept `Authorization: Basic`/`Bearer` from clients that cannot follow a sign-in.
     #[serde(default = "yes")]
     pub intercept_header_auth: bool,
+}
+
+/// authentik's LDAP "access modes": `direct` asks the core per request, `cached` keeps
+/// a copy. gatehouse answers searches from its in-memory view either way (it is in
+/// process); the setting is kept for clients that read it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LdapAccessMode {
+    #[default]
+    Direct,
+    Cached,
+}
+
+/// An LDAP provider: a read-only directory of users and groups for legacy apps. Binds
+/// run the provider's bind flow (`authorization_flow`) headless.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LdapProvider {
+    pub base_dn: String,
+    /// Members of this group (or superusers) may search; others see only themselves.
+    #[serde(default)]
+    pub search_group: Option<super::GroupId>,
+    #[serde(default)]
+    pub bind_mode: LdapAccessMode,
+    #[serde(default)]
+    pub search_mode: LdapAccessMode,
+    /// A TOTP or recovery code appended to the password (`password;123456`).
+    #[serde(default)]
+    pub mfa_support: bool,
+    pub uid_start_number: i64,
+    pub gid_start_number: i64,
+    #[serde(default)]
+    pub tls_server_name: String,
+    /// The certificate LDAPS and StartTLS present; `None` uses gatehouse's own.
+    #[serde(default)]
+    pub certificate: Option<Uuid>,
 }
 
 /// The path prefix authentik's outposts answer on, on every protected host.

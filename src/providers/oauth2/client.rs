@@ -29,10 +29,11 @@ pub struct Client {
 
 impl Client {
     pub fn oauth(&self) -> &OAuth2Provider {
-        match &self.provider.kind {
-            crate::model::ProviderKind::OAuth2(oauth) => oauth,
-            crate::model::ProviderKind::Proxy(proxy) => &proxy.oauth,
-        }
+        // `find` and `authenticate` make clients only of providers with an OAuth side;
+        // the empty client (no secret, no redirect URIs) stands for the impossible rest.
+        static NO_CLIENT: std::sync::LazyLock<OAuth2Provider> =
+            std::sync::LazyLock::new(|| OAuth2Provider::new(String::new(), String::new()));
+        self.provider.oauth2().unwrap_or(&NO_CLIENT)
     }
 }
 

@@ -19,6 +19,7 @@ fn kind_name(provider: &Provider) -> &'static str {
     match provider.kind {
         ProviderKind::OAuth2(_) => "oauth2",
         ProviderKind::Proxy(_) => "proxy",
+        ProviderKind::Ldap(_) => "ldap",
     }
 }
 

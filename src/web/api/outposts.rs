@@ -182,12 +182,20 @@ fn apply(catalog: &Catalog, outpost: &mut Outpost, input: &OutpostInput) -> Resu
         let mut providers = Vec::with_capacity(ids.len());
         for id in ids {
             match catalog.provider(ProviderId(*id)) {
-                Some(provider) if provider.proxy().is_some() => providers.push(ProviderId(*id)),
+                // The embedded outpost serves every kind an outpost can serve.
+                Some(provider) if provider.proxy().is_some() || provider.ldap().is_some() => {
+                    providers.push(ProviderId(*id));
+                }
                 Some(_) => errors.add(
                     "providers",
-                    format!("Provider {id} is not a proxy provider; only those are served by an outpost so far."),
+                    format!(
+                        "Provider {id} is not served by outposts (proxy and LDAP providers are)."
+                    ),
                 ),
-                None => errors.add("providers", format!("Invalid pk \"{id}\" - object does not exist.")),
+                None => errors.add(
+                    "providers",
+                    format!("Invalid pk \"{id}\" - object does not exist."),
+                ),
             }
         }
         providers.dedup();

@@ -5,6 +5,7 @@
 
 mod checks;
 mod input;
+mod ldap;
 mod proxy;
 mod render;
 mod setup_urls;
@@ -38,7 +39,8 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(replace)
         .service(modify)
         .service(remove)
-        .configure(proxy::routes);
+        .configure(proxy::routes)
+        .configure(ldap::routes);
 }
 
 const ORDERINGS: &[&str] = &["pk", "name", "client_id"];

@@ -131,6 +131,8 @@ pub fn apply_collecting(
     let oauth = match &mut provider.kind {
         ProviderKind::OAuth2(oauth) => oauth,
         ProviderKind::Proxy(proxy) => &mut proxy.oauth,
+        // Kinds without an OAuth client have only the common fields.
+        ProviderKind::Ldap(_) => return Changes::default(),
     };
     let secret_changed = apply_client(ctx, errors, id, oauth, input, write);
     let signing_key_changed = apply_tokens(ctx, errors, oauth, input);
@@ -189,7 +191,13 @@ fn apply_flows(
         }
         None => {}
         Some(pk) => {
-            let flow = checks::flow(ctx.catalog, pk, FlowDesignation::Authorization);
+            // An LDAP provider's "authorization flow" is its bind flow: an
+            // authentication flow, run headless (authentik's naming).
+            let designation = match provider.kind {
+                ProviderKind::Ldap(_) => FlowDesignation::Authentication,
+                _ => FlowDesignation::Authorization,
+            };
+            let flow = checks::flow(ctx.catalog, pk, designation);
             if let Some(id) = errors.check("authorization_flow", flow) {
                 provider.authorization_flow = id;
             }

@@ -12,6 +12,7 @@ fn verbose_names(provider: &Provider) -> (&'static str, &'static str) {
     match provider.kind {
         ProviderKind::OAuth2(_) => ("OAuth2/OpenID Provider", "OAuth2/OpenID Providers"),
         ProviderKind::Proxy(_) => ("Proxy Provider", "Proxy Providers"),
+        ProviderKind::Ldap(_) => ("LDAP Provider", "LDAP Providers"),
     }
 }
 
