@@ -519,3 +519,83 @@ pub fn ensure_default_brand(tx: &dyn WriteTx) -> StoreResult<()> {
         ..Brand::new("authentik-default", true)
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::Db;
+    use crate::store::sqlite::SqliteStore;
+
+    /// The default sign-in flow's stage kinds in binding order.
+    fn sign_in_kinds(tx: &dyn WriteTx) -> Vec<&'static str> {
+        let flow = tx
+            .all_flows()
+            .unwrap()
+            .into_iter()
+            .find(|flow| flow.slug == "default-authentication-flow")
+            .unwrap();
+        let stages = tx.all_stages().unwrap();
+        let mut bindings: Vec<StageBinding> = tx
+            .all_bindings()
+            .unwrap()
+            .into_iter()
+            .filter(|binding| binding.flow == flow.id)
+            .collect();
+        bindings.sort_by_key(|binding| binding.order);
+        bindings
+            .iter()
+            .map(|binding| {
+                let stage = stages
+                    .iter()
+                    .find(|stage| stage.id == binding.stage)
+                    .unwrap();
+                match stage.kind {
+                    StageKind::Identification(_) => "identification",
+                    StageKind::Password(_) => "password",
+                    StageKind::AuthenticatorValidate(_) => "validate",
+                    StageKind::UserLogin(_) => "login",
+                    _ => "other",
+                }
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_install_from_before_mfa_gets_the_validation_stage_once() {
+        let db = Db::new(Arc::new(SqliteStore::open_in_memory().unwrap()));
+        db.write(|tx| {
+            ensure_default_flows(tx)?;
+            // As an older version left it: no validation stage, no marker.
+            let validation = tx
+                .all_stages()?
+                .into_iter()
+                .find(|stage| stage.name == MFA_VALIDATION_STAGE)
+                .expect("fresh installs have it");
+            for binding in tx.all_bindings()? {
+                if binding.stage == validation.id {
+                    tx.delete_binding(&binding)?;
+                }
+            }
+            assert_eq!(sign_in_kinds(tx), ["identification", "password", "login"]);
+            ensure_mfa_validation(tx)?;
+            assert_eq!(
+                sign_in_kinds(tx),
+                ["identification", "password", "validate", "login"]
+            );
+            // Removed by an admin afterwards: it stays removed.
+            for binding in tx.all_bindings()? {
+                if binding.stage == validation.id {
+                    tx.delete_binding(&binding)?;
+                }
+            }
+            ensure_mfa_validation(tx)?;
+            assert_eq!(sign_in_kinds(tx), ["identification", "password", "login"]);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    }
+}
