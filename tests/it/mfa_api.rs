@@ -701,6 +701,13 @@ async fn admins_list_and_reset_a_users_devices() {
         assert_eq!(status, 403, "{path}");
     }
 
+    // With her devices, signing in asks alice for a second factor.
+    let challenged = executor_login(&server, &server.browser(), "alice", PASSWORD).await;
+    assert_eq!(
+        challenged["component"], "ak-stage-authenticator-validate",
+        "{challenged}"
+    );
+
     // Reset: the admin deletes every device of alice's (no fresh sign-in asked of an
     // admin), and she has none left.
     for (class, id) in [
@@ -720,6 +727,9 @@ async fn admins_list_and_reset_a_users_devices() {
     }
     let (_, left) = get(&server, &alice, "/api/v3/authenticators/all/").await;
     assert_eq!(left, json!([]));
+    // ... and signs in with her password alone again.
+    let signed_in = executor_login(&server, &server.browser(), "alice", PASSWORD).await;
+    assert_eq!(signed_in["component"], "xak-flow-redirect", "{signed_in}");
     let (_, left) = as_admin(
         &server,
         Method::GET,
