@@ -142,6 +142,7 @@ pub async fn start(
         email_templates,
         policies: policies.clone(),
         secret_box: secret_box.clone(),
+        webauthn: Arc::new(crate::mfa::webauthn::RelyingParties::new()),
     });
     let oauth = OAuthServices {
         db: db.clone(),

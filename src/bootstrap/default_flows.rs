@@ -6,6 +6,7 @@
 //!   factor (only for users who enrolled one) → signed in.
 //! - `default-authenticator-totp-setup`: scan the QR code, type a first code (signed-in users).
 //! - `default-authenticator-static-setup`: recovery codes, shown once (signed-in users).
+//! - `default-authenticator-webauthn-setup`: add a passkey or security key (signed-in users).
 //! - `default-invalidation-flow`: signed out.
 //! - `default-provider-invalidation-flow`: signed out, after an application's logout.
 //! - `default-provider-authorization-implicit-consent`: nothing to click (signed-in users).
@@ -20,10 +21,10 @@
 
 use crate::model::PolicyEngineMode;
 use crate::model::stage::{
-    AuthenticatorStaticStage, AuthenticatorTotpStage, AuthenticatorValidateStage, ConsentMode,
-    ConsentStage, EmailStage, IdentificationStage, InvitationStage, PasswordStage, PromptField,
-    PromptFieldType, PromptStage, UserCreationMode, UserDeleteStage, UserLoginStage,
-    UserLogoutStage, UserWriteStage,
+    AuthenticatorStaticStage, AuthenticatorTotpStage, AuthenticatorValidateStage,
+    AuthenticatorWebauthnStage, ConsentMode, ConsentStage, EmailStage, IdentificationStage,
+    InvitationStage, PasswordStage, PromptField, PromptFieldType, PromptStage, UserCreationMode,
+    UserDeleteStage, UserLoginStage, UserLogoutStage, UserWriteStage,
 };
 use crate::model::{
     BindingId, Brand, DeviceClass, Flow, FlowAuthentication, FlowDesignation, FlowId, Stage,
@@ -282,6 +283,27 @@ fn static_setup() -> (Flow, Vec<Stage>) {
     )
 }
 
+/// Passkeys and security keys: resident key and user verification preferred, so a
+/// phone or laptop makes a passkey and a plain USB key still works as a second factor.
+fn webauthn_setup() -> (Flow, Vec<Stage>) {
+    let slug = "default-authenticator-webauthn-setup";
+    (
+        flow(
+            slug,
+            "Add a passkey or security key",
+            FlowDesignation::StageConfiguration,
+            FlowAuthentication::RequireAuthenticated,
+        ),
+        vec![stage(
+            slug,
+            StageKind::AuthenticatorWebauthn(AuthenticatorWebauthnStage {
+                configure_flow: Some(slug.into()),
+                ..AuthenticatorWebauthnStage::default()
+            }),
+        )],
+    )
+}
+
 fn enrollment() -> (Flow, Vec<Stage>) {
     let mut fields = vec![
         field("username", "Username", PromptFieldType::Text, 0),
@@ -449,6 +471,7 @@ fn default_flows() -> Vec<(Flow, Vec<Stage>)> {
         user_settings(),
         totp_setup(),
         static_setup(),
+        webauthn_setup(),
         (
             flow(
                 "default-unenrollment-flow",

@@ -46,6 +46,9 @@ pub struct FlowContext {
     /// The devices that validated in this flow (for the login event).
     #[serde(default)]
     pub mfa_devices: Vec<crate::model::DeviceId>,
+    /// The WebAuthn ceremony the current stage started (its state waits in the Kv).
+    #[serde(default)]
+    pub webauthn_ceremony: Option<String>,
 }
 
 /// What a setup stage generated and showed (a TOTP secret, recovery codes), sealed with

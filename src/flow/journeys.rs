@@ -89,6 +89,7 @@ async fn fixture() -> Fixture {
         email_templates: EmailTemplates::new(None),
         policies: PolicyEngine::new(Reputation::new(ephemeral), clock_arc),
         secret_box: SecretBox::from_secret_key("k"),
+        webauthn: Arc::new(crate::mfa::webauthn::RelyingParties::new()),
     };
     Fixture {
         engine: FlowEngine::new(services),

@@ -34,6 +34,8 @@ pub struct FlowServices {
     pub policies: crate::policy::PolicyEngine,
     /// Seals second-factor secrets (TOTP) at rest.
     pub secret_box: SecretBox,
+    /// WebAuthn relying parties, one per origin the browser uses.
+    pub webauthn: std::sync::Arc<crate::mfa::webauthn::RelyingParties>,
 }
 
 /// One request to a flow, already parsed by a transport.

@@ -169,41 +169,40 @@ impl Origin {
     }
 }
 
-/// The relying parties this server has been one for, one per origin.
+/// The relying parties this server has been one for: one per origin (and name).
+#[derive(Default)]
 pub struct RelyingParties {
-    name: String,
-    cache: Mutex<HashMap<String, Arc<WebauthnCore>>>,
+    cache: Mutex<HashMap<(String, String), Arc<WebauthnCore>>>,
 }
 
 impl RelyingParties {
-    /// `name` is what authenticators show next to the credential (the brand's title).
-    pub fn new(name: &str) -> RelyingParties {
-        RelyingParties {
-            name: name.to_owned(),
-            cache: Mutex::new(HashMap::new()),
-        }
+    pub fn new() -> RelyingParties {
+        RelyingParties::default()
     }
 
-    pub fn get(&self, origin: &Origin) -> RelyingParty {
+    /// The relying party for `origin`; `name` is what authenticators show next to the
+    /// credential (the brand's title).
+    pub fn get(&self, origin: &Origin, name: &str) -> RelyingParty {
+        let key = (origin.as_str().to_owned(), name.to_owned());
         let mut cache = self
             .cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let core = match cache.get(origin.as_str()) {
+        let core = match cache.get(&key) {
             Some(core) => core.clone(),
             None => {
                 if cache.len() >= MAX_CACHED_ORIGINS {
                     cache.clear();
                 }
                 let core = Arc::new(WebauthnCore::new_unsafe_experts_only(
-                    &self.name,
+                    name,
                     origin.rp_id(),
                     vec![origin.url.clone()],
                     Duration::from_secs(CEREMONY_TTL_SECS),
                     Some(false),
                     Some(false),
                 ));
-                cache.insert(origin.as_str().to_owned(), core.clone());
+                cache.insert(key, core.clone());
                 core
             }
         };
@@ -798,8 +797,8 @@ mod tests {
     fn fixture() -> Fixture {
         let clock = ManualClock::starting_at(Timestamp(1_700_000_000));
         let kv = Ephemeral::new(Arc::new(MemoryKv::new()), Arc::new(clock.clone()));
-        let parties = RelyingParties::new("gatehouse");
-        let rp = parties.get(&Origin::new("http", "localhost:9000").unwrap());
+        let parties = RelyingParties::new();
+        let rp = parties.get(&Origin::new("http", "localhost:9000").unwrap(), "gatehouse");
         Fixture {
             kv,
             clock,
@@ -1028,8 +1027,10 @@ mod tests {
         ));
 
         let started = start();
-        let other =
-            RelyingParties::new("gatehouse").get(&Origin::new("https", "id.example.com").unwrap());
+        let other = RelyingParties::new().get(
+            &Origin::new("https", "id.example.com").unwrap(),
+            "gatehouse",
+        );
         assert!(
             other
                 .take_authentication(&f.kv, "flow-5", &started.ceremony)

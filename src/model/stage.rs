@@ -30,6 +30,7 @@ pub enum StageKind {
     AuthenticatorTotp(AuthenticatorTotpStage),
     AuthenticatorStatic(AuthenticatorStaticStage),
     AuthenticatorValidate(AuthenticatorValidateStage),
+    AuthenticatorWebauthn(AuthenticatorWebauthnStage),
 }
 
 impl StageKind {
@@ -51,6 +52,7 @@ impl StageKind {
             StageKind::AuthenticatorTotp(_) => "ak-stage-authenticator-totp",
             StageKind::AuthenticatorStatic(_) => "ak-stage-authenticator-static",
             StageKind::AuthenticatorValidate(_) => "ak-stage-authenticator-validate",
+            StageKind::AuthenticatorWebauthn(_) => "ak-stage-authenticator-webauthn",
         }
     }
 }
@@ -487,4 +489,40 @@ impl Default for AuthenticatorValidateStage {
             webauthn_user_verification: UserVerification::Preferred,
         }
     }
+}
+
+/// WebAuthn resident keys (discoverable credentials), as the WebAuthn spec names the levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResidentKeyRequirement {
+    Discouraged,
+    #[default]
+    Preferred,
+    Required,
+}
+
+/// Which authenticators a WebAuthn registration asks for (`None`: either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WebauthnAttachment {
+    /// Built into the device (Touch ID, Windows Hello, a phone).
+    #[serde(rename = "platform")]
+    Platform,
+    /// A roaming security key (USB, NFC, Bluetooth).
+    #[serde(rename = "cross-platform")]
+    CrossPlatform,
+}
+
+/// Enrolls a passkey or security key (authentik's WebAuthn setup stage).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthenticatorWebauthnStage {
+    pub configure_flow: Option<String>,
+    /// The new device's name; "Passkey" or "Security key" when empty.
+    pub friendly_name: Option<String>,
+    pub user_verification: UserVerification,
+    pub authenticator_attachment: Option<WebauthnAttachment>,
+    pub resident_key_requirement: ResidentKeyRequirement,
+    /// Ask for a direct attestation and refuse authenticators that send none (gatehouse's
+    /// addition; authentik restricts by device type instead).
+    pub require_attestation: bool,
 }

@@ -145,6 +145,10 @@ fn selectable(stage: &Stage) -> Value {
         StageKind::AuthenticatorStatic(_) => {
             ("authenticator_static", "Static Authenticator Setup Stage")
         }
+        StageKind::AuthenticatorWebauthn(_) => (
+            "authenticator_webauthn",
+            "WebAuthn Authenticator Setup Stage",
+        ),
         _ => ("", "Authenticator Setup Stage"),
     };
     json!({
@@ -214,15 +218,20 @@ async fn validation_challenge(
 /// authentik's `DeviceChallenge` for `device`, or `None` when its class cannot be asked
 /// here. Typed codes need no challenge data.
 async fn device_challenge(
-    _call: &mut StageCall<'_>,
-    _user: &User,
+    call: &mut StageCall<'_>,
+    user: &User,
     device: &Device,
 ) -> FlowResult<Option<Value>> {
     let data = match device.class() {
         DeviceClass::Totp | DeviceClass::Static => json!({}),
-        // WebAuthn: the assertion options (`PublicKeyCredentialRequestOptions`) go here
-        // once the WebAuthn module lands; until then a security key cannot answer.
-        DeviceClass::Webauthn => return Ok(None),
+        // WebAuthn: the assertion options (`PublicKeyCredentialRequestOptions`) for all
+        // of the user's WebAuthn devices.
+        DeviceClass::Webauthn => {
+            match super::authenticator_webauthn::validation_device_challenge(call, user).await? {
+                Some(options) => options,
+                None => return Ok(None),
+            }
+        }
         // Email codes: not offered yet.
         DeviceClass::Email => return Ok(None),
     };
@@ -234,24 +243,69 @@ async fn device_challenge(
     })))
 }
 
-/// A WebAuthn assertion (`webauthn` answer). Verified by the WebAuthn module once it
-/// lands; until then refused.
+/// A WebAuthn assertion (`webauthn` answer): one of the user's security keys or
+/// passkeys. A refused one counts as a failure, as a wrong code does.
 async fn answer_webauthn(
     settings: &AuthenticatorValidateStage,
     stage: StageId,
     call: &mut StageCall<'_>,
-    _user: &User,
-    _assertion: &Value,
+    user: &User,
+    assertion: &Value,
 ) -> FlowResult<StageStep> {
-    let step = enter(settings, stage, call).await?;
-    Ok(match step {
-        StageStep::Challenge(retry) => StageStep::Challenge(with_error(
-            retry,
-            "webauthn",
-            "Security keys are not supported yet.",
-        )),
-        other => other,
-    })
+    use super::authenticator_webauthn::{Assertion, check_assertion};
+    let ip = call.request.client.ip.clone();
+    let allowed = settings.device_classes.contains(&DeviceClass::Webauthn);
+    let outcome = if allowed {
+        check_assertion(call, stage, user, assertion).await?
+    } else {
+        Assertion::Invalid("WebAuthn is not allowed by this stage".into())
+    };
+    match outcome {
+        Assertion::Valid(device) => {
+            validated(
+                settings,
+                stage,
+                call,
+                user,
+                device.id,
+                DeviceClass::Webauthn,
+            )
+            .await?;
+            Ok(StageStep::Next)
+        }
+        Assertion::Invalid(reason) => {
+            call.execution.context.mfa_failures += 1;
+            let client_ip = ip
+                .as_deref()
+                .and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+            call.services
+                .policies
+                .reputation()
+                .record_failure(user.username.as_str(), client_ip)?;
+            call.services
+                .events
+                .record(
+                    EventAction::MfaFailed,
+                    Some(user),
+                    ip.as_deref(),
+                    json!({"stage": "authenticator_validate", "device_class": "webauthn",
+                           "reason": reason, "flow": call.request.slug}),
+                )
+                .await;
+            if call.execution.context.mfa_failures >= FAILURE_LIMIT {
+                return Ok(StageStep::Deny(TOO_MANY_FAILURES.into()));
+            }
+            let devices = allowed_devices(settings, call, user).await?;
+            Ok(match validation_challenge(call, user, &devices).await? {
+                StageStep::Challenge(retry) => StageStep::Challenge(with_error(
+                    retry,
+                    "webauthn",
+                    super::authenticator_webauthn::NOT_VERIFIED,
+                )),
+                other => other,
+            })
+        }
+    }
 }
 
 async fn answer_code(

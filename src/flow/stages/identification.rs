@@ -10,6 +10,7 @@ use crate::flow::execution::PendingUser;
 use crate::model::User;
 use crate::model::stage::{IdentificationStage, PasswordStage, StageKind, UserField};
 
+use super::authenticator_webauthn::{NOT_VERIFIED, offer_passkey_sign_in, passkey_sign_in};
 use super::password::{INVALID_PASSWORD, check_password, too_many_failures};
 use super::{StageCall, StageStep};
 
@@ -17,9 +18,10 @@ const FAILED: &str = "Failed to authenticate.";
 
 pub async fn enter(
     settings: &IdentificationStage,
-    _call: &mut StageCall<'_>,
+    call: &mut StageCall<'_>,
 ) -> FlowResult<StageStep> {
-    Ok(StageStep::Challenge(identification_challenge(settings)))
+    let page = identification_challenge(settings);
+    Ok(StageStep::Challenge(offer_passkey_sign_in(call, page)))
 }
 
 fn identification_challenge(settings: &IdentificationStage) -> serde_json::Value {
@@ -54,6 +56,18 @@ pub async fn submit(
     call: &mut StageCall<'_>,
     response: &StageResponse,
 ) -> FlowResult<StageStep> {
+    if let Some(assertion) = response.get("webauthn") {
+        // "Sign in with a passkey" (or the browser's autofill): no username typed.
+        if passkey_sign_in(call, assertion).await?.is_some() {
+            return Ok(StageStep::Next);
+        }
+        let retry = offer_passkey_sign_in(call, identification_challenge(settings));
+        return Ok(StageStep::Challenge(with_error(
+            retry,
+            "webauthn",
+            NOT_VERIFIED,
+        )));
+    }
     let uid = text(response, "uid_field")
         .unwrap_or_default()
         .trim()

@@ -5,6 +5,7 @@ mod authenticator;
 mod authenticator_static;
 mod authenticator_totp;
 pub mod authenticator_validate;
+pub mod authenticator_webauthn;
 mod consent;
 mod deny;
 pub mod email;
@@ -85,6 +86,9 @@ pub async fn enter(stage: &Stage, call: &mut StageCall<'_>) -> FlowResult<StageS
         StageKind::AuthenticatorValidate(settings) => {
             authenticator_validate::enter(settings, stage.id, call).await
         }
+        StageKind::AuthenticatorWebauthn(settings) => {
+            authenticator_webauthn::enter(settings, stage.id, call).await
+        }
     }
 }
 
@@ -116,6 +120,9 @@ pub async fn submit(
         }
         StageKind::AuthenticatorValidate(settings) => {
             authenticator_validate::submit(settings, stage.id, call, response).await
+        }
+        StageKind::AuthenticatorWebauthn(settings) => {
+            authenticator_webauthn::submit(settings, stage.id, call, response).await
         }
         StageKind::UserWrite(_)
         | StageKind::UserLogout(_)

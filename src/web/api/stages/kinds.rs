@@ -9,9 +9,10 @@ use serde_json::{Map, Value};
 
 use crate::model::StageKind;
 use crate::model::stage::{
-    AuthenticatorStaticStage, AuthenticatorTotpStage, AuthenticatorValidateStage, ConsentStage,
-    DenyStage, EmailStage, IdentificationStage, InvitationStage, PasswordStage, PromptStage,
-    RedirectStage, UserDeleteStage, UserLoginStage, UserLogoutStage, UserWriteStage,
+    AuthenticatorStaticStage, AuthenticatorTotpStage, AuthenticatorValidateStage,
+    AuthenticatorWebauthnStage, ConsentStage, DenyStage, EmailStage, IdentificationStage,
+    InvitationStage, PasswordStage, PromptStage, RedirectStage, UserDeleteStage, UserLoginStage,
+    UserLogoutStage, UserWriteStage,
 };
 
 use super::super::super::error::ApiError;
@@ -162,6 +163,14 @@ const AUTHENTICATOR_VALIDATE: KindRoute = KindRoute {
     verbose_name: "Authenticator Validation Stage",
     default: || StageKind::AuthenticatorValidate(AuthenticatorValidateStage::default()),
 };
+const AUTHENTICATOR_WEBAUTHN: KindRoute = KindRoute {
+    segment: "authenticator/webauthn",
+    tag: "authenticator_webauthn",
+    model: "authenticatorwebauthnstage",
+    schema_name: "AuthenticatorWebAuthnStage",
+    verbose_name: "WebAuthn Authenticator Setup Stage",
+    default: || StageKind::AuthenticatorWebauthn(AuthenticatorWebauthnStage::default()),
+};
 
 pub const KINDS: &[&KindRoute] = &[
     &IDENTIFICATION,
@@ -179,6 +188,7 @@ pub const KINDS: &[&KindRoute] = &[
     &AUTHENTICATOR_TOTP,
     &AUTHENTICATOR_STATIC,
     &AUTHENTICATOR_VALIDATE,
+    &AUTHENTICATOR_WEBAUTHN,
 ];
 
 /// The row of a stored stage. Exhaustive, so a new kind does not compile until it has
@@ -200,6 +210,7 @@ pub fn route_of(kind: &StageKind) -> &'static KindRoute {
         StageKind::AuthenticatorTotp(_) => &AUTHENTICATOR_TOTP,
         StageKind::AuthenticatorStatic(_) => &AUTHENTICATOR_STATIC,
         StageKind::AuthenticatorValidate(_) => &AUTHENTICATOR_VALIDATE,
+        StageKind::AuthenticatorWebauthn(_) => &AUTHENTICATOR_WEBAUTHN,
     }
 }
 

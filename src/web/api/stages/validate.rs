@@ -90,6 +90,14 @@ pub async fn validate(state: &AppState, kind: &mut StageKind) -> Result<(), ApiE
         StageKind::AuthenticatorValidate(settings) => {
             authenticator_validate(&catalog, settings, &mut errors);
         }
+        StageKind::AuthenticatorWebauthn(settings) => {
+            flow_reference(
+                &catalog,
+                &mut settings.configure_flow,
+                "configure_flow",
+                &mut errors,
+            );
+        }
         StageKind::Password(_)
         | StageKind::UserLogout(_)
         | StageKind::UserDelete(_)
