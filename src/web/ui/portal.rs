@@ -201,6 +201,9 @@ fn setup_links(catalog: &crate::store::Catalog) -> Vec<serde_json::Value> {
                 StageKind::AuthenticatorStatic(settings) => {
                     ("Get new recovery codes", &settings.configure_flow)
                 }
+                StageKind::AuthenticatorWebauthn(settings) => {
+                    ("Add a passkey or security key", &settings.configure_flow)
+                }
                 _ => continue,
             };
             let Some(slug) = configure_flow.as_deref() else {

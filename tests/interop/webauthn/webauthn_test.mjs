@@ -181,9 +181,9 @@ await check('the CDP virtual authenticator is there (navigator.credentials)', as
 
 const SETUP_FLOW = '/if/flow/default-authenticator-webauthn-setup/';
 
-/** Runs the WebAuthn setup flow for the signed-in user and returns to the portal. */
+/** Follows the portal's "Add a passkey or security key" link through the setup flow. */
 async function enroll(page, scenario) {
-  await page.goto(SETUP_FLOW);
+  await page.click(`a[href="${SETUP_FLOW}"]`);
   await expectVisible(page, '[data-webauthn-start]', 'the WebAuthn setup page');
   await shot(page, scenario, 'setup');
   await page.click('[data-webauthn-start]');
@@ -249,7 +249,7 @@ async function createUser(prefix, name) {
 const pat = await check('passkey: a user with a password (admin API)', () => createUser('pat', 'Pat'));
 const passkey = await newSession();
 
-await check('passkey: enroll in the setup flow (navigator.credentials.create, resident key)', async () => {
+await check('passkey: enroll from the user settings (portal link, setup flow, navigator.credentials.create, resident key)', async () => {
   const { page, credentials } = passkey;
   await passwordSignIn(page, 'passkey', pat.username, pat.password);
   await expectSignedIn(page, 'passkey', 'portal');
@@ -332,7 +332,7 @@ async function securityKeySession() {
 
 const key = await securityKeySession();
 
-await check('security key: enroll it in the setup flow', async () => {
+await check('security key: enroll it from the user settings (portal link, setup flow)', async () => {
   const { page, credentials } = key;
   await passwordSignIn(page, 'security-key', alice.username, alice.password);
   await expectSignedIn(page, 'security-key', 'portal');
