@@ -41,15 +41,21 @@ pub struct RunningApp {
     pub https_addr: Option<SocketAddr>,
     /// The path and query of the setup link while setup is pending.
     pub setup_path: Option<String>,
+    /// Where the LDAP listener accepts, when it is on.
+    pub ldap_addr: Option<SocketAddr>,
     handle: ServerHandle,
     server: JoinHandle<std::io::Result<()>>,
     worker: JoinHandle<()>,
+    ldap: Option<JoinHandle<()>>,
     kv: Arc<dyn Kv>,
 }
 
 impl RunningApp {
     /// Stops accepting, lets requests in flight finish, then makes ephemeral state durable.
     pub async fn stop(self) {
+        if let Some(ldap) = self.ldap {
+            ldap.abort();
+        }
         self.handle.stop(true).await;
         let _ = self.server.await;
         self.worker.abort();
@@ -159,6 +165,32 @@ pub async fn start(
             b"gatehouse/oauth/subject/v1",
         ),
     };
+    let ldap_services = Arc::new(crate::providers::ldap::LdapServices {
+        db: db.clone(),
+        catalog: catalog.clone(),
+        sessions: sessions.clone(),
+        policies: policies.clone(),
+        events: events.clone(),
+        clock: Arc::clone(&clock),
+        hasher: hasher.clone(),
+        secret_box: secret_box.clone(),
+        directories: Default::default(),
+    });
+    let (ldap, ldap_addr) = match settings.listen.ldap {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for LDAP on {addr} (listen.ldap)"))?;
+            let bound = listener.local_addr()?;
+            let task = tokio::spawn(crate::providers::ldap::server::serve(
+                listener,
+                ldap_services,
+                crate::providers::ldap::server::Limits::default(),
+            ));
+            (Some(task), Some(bound))
+        }
+        None => (None, None),
+    };
     let settings = Arc::new(settings);
     let state_hasher = hasher.clone();
     let state_db = db.clone();
@@ -195,13 +227,18 @@ pub async fn start(
         .setup_token
         .map(|token| format!("/if/flow/initial-setup/?token={token}"));
     announce(http_addr, https_addr, setup_path.as_deref(), started);
+    if let Some(addr) = ldap_addr {
+        tracing::info!(ldap = %addr, "LDAP listener ready");
+    }
     Ok(RunningApp {
         http_addr,
         https_addr,
         setup_path,
+        ldap_addr,
         handle,
         server,
         worker,
+        ldap,
         kv,
     })
 }

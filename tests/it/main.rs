@@ -26,6 +26,8 @@ mod flow_admin;
 mod flows_policies;
 mod forward_auth;
 mod keypairs;
+mod ldap_api;
+mod ldap_server;
 mod limits;
 mod mfa_api;
 mod mfa_flows;

@@ -1,12 +1,39 @@
 //! The LDAP provider (authentik's model, served in process): the directory view of users
-//! and groups (`view`, `entry`, `dn`), filters (`filter`) and searches (`search`). The
-//! listener and binds build on these.
+//! and groups (`view`, `entry`, `dn`, kept in memory by `directory`), filters (`filter`)
+//! and searches (`search`), binds (`bind`), and the listener that speaks the wire
+//! (`server`).
 
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::crypto::{PasswordHasher, SecretBox};
+use crate::events::Events;
+use crate::policy::PolicyEngine;
+use crate::session::Sessions;
+use crate::store::{CatalogHandle, Db};
+
+pub mod bind;
+pub mod directory;
 pub mod dn;
 pub mod entry;
 pub mod filter;
 pub mod search;
+pub mod server;
 pub mod view;
+
+/// What binds and searches use; built once in `app.rs`.
+pub struct LdapServices {
+    pub db: Db,
+    pub catalog: CatalogHandle,
+    /// For the identity epoch (when to rebuild directory views).
+    pub sessions: Sessions,
+    pub policies: PolicyEngine,
+    pub events: Events,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: PasswordHasher,
+    pub secret_box: SecretBox,
+    pub directories: directory::Directories,
+}
 
 #[cfg(test)]
 mod tests;

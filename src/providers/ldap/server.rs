@@ -1,0 +1,547 @@
+//! The LDAP listener: the one file of the provider that speaks the wire (BER messages
+//! through ldap3_proto's codec over TCP). Each connection is a task with its own bind
+//! state; a malformed or oversized message, or an idle connection, ends that
+//! connection only. The directory is read-only: writes are refused with a message.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use ldap3_proto::LdapCodec;
+use ldap3_proto::control::LdapControl;
+use ldap3_proto::proto::{
+    LdapBindCred, LdapBindResponse, LdapExtendedResponse, LdapMsg, LdapOp, LdapResult,
+    LdapResultCode, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
+};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::codec::Framed;
+
+use crate::model::{Provider, ProviderId, UserId};
+
+use super::LdapServices;
+use super::bind::{BindOutcome, bind};
+use super::dn;
+use super::entry::Entry;
+use super::search::{Found, Query, selected};
+use super::view::ViewSettings;
+
+/// Limits every listener applies.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub max_message_bytes: usize,
+    pub idle_timeout: Duration,
+    /// The most entries one search returns (a client's own limit may be lower).
+    pub max_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 1024,
+            max_message_bytes: 1024 * 1024,
+            idle_timeout: Duration::from_secs(600),
+            max_entries: 10_000,
+        }
+    }
+}
+
+const WHOAMI_OID: &str = "1.3.6.1.4.1.4203.1.11.3";
+const STARTTLS_OID: &str = "1.3.6.1.4.1.1466.20037";
+const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
+
+/// Accepts connections until the task is dropped.
+pub async fn serve(listener: TcpListener, services: Arc<LdapServices>, limits: Limits) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "ldap: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::warn!(%peer, "ldap: too many connections; closing the new one");
+            continue;
+        };
+        // Answers go out as soon as they are written (a search's entries are flushed
+        // once at the end), so no client waits on a delayed ACK.
+        let _ = stream.set_nodelay(true);
+        let services = Arc::clone(&services);
+        tokio::spawn(async move {
+            connection(stream, peer, &services, limits).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Who is bound on a connection.
+#[derive(Debug, Clone)]
+struct Bound {
+    provider: ProviderId,
+    /// The user's entry DN, as served.
+    dn: String,
+    /// A superuser or member of the provider's search group sees the whole directory;
+    /// anyone else only their own entry.
+    can_search: bool,
+}
+
+async fn connection(stream: TcpStream, peer: SocketAddr, services: &LdapServices, limits: Limits) {
+    let codec = LdapCodec::new(Some(limits.max_message_bytes), None);
+    let mut framed = Framed::new(stream, codec);
+    let mut bound: Option<Bound> = None;
+    loop {
+        let message = match tokio::time::timeout(limits.idle_timeout, framed.next()).await {
+            Ok(Some(Ok(message))) => message,
+            Ok(Some(Err(error))) => {
+                tracing::debug!(%peer, ?error, "ldap: malformed message; closing");
+                return;
+            }
+            Ok(None) | Err(_) => return,
+        };
+        let msgid = message.msgid;
+        let answers = match message.op {
+            LdapOp::UnbindRequest => return,
+            LdapOp::AbandonRequest(_) => Vec::new(),
+            LdapOp::BindRequest(request) => {
+                let (answer, now_bound) =
+                    handle_bind(services, msgid, &request.dn, request.cred, peer.ip()).await;
+                bound = now_bound;
+                vec![answer]
+            }
+            LdapOp::SearchRequest(request) => {
+                search(
+                    services,
+                    msgid,
+                    &request,
+                    &message.ctrl,
+                    bound.as_ref(),
+                    limits,
+                )
+                .await
+            }
+            LdapOp::ExtendedRequest(request) => {
+                vec![extended(msgid, &request.name, bound.as_ref())]
+            }
+            LdapOp::CompareRequest(_) => vec![result(
+                msgid,
+                LdapOp::CompareResult,
+                LdapResultCode::UnwillingToPerform,
+                "Compare is not supported; search with an equality filter instead",
+            )],
+            LdapOp::AddRequest(_) => vec![read_only(msgid, LdapOp::AddResponse)],
+            LdapOp::ModifyRequest(_) => vec![read_only(msgid, LdapOp::ModifyResponse)],
+            LdapOp::DelRequest(_) => vec![read_only(msgid, LdapOp::DelResponse)],
+            LdapOp::ModifyDNRequest(_) => vec![read_only(msgid, LdapOp::ModifyDNResponse)],
+            _ => {
+                tracing::debug!(%peer, "ldap: unexpected operation; closing");
+                return;
+            }
+        };
+        for answer in answers {
+            if framed.feed(answer).await.is_err() {
+                return;
+            }
+        }
+        if framed.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn result(
+    msgid: i32,
+    op: fn(LdapResult) -> LdapOp,
+    code: LdapResultCode,
+    message: &str,
+) -> LdapMsg {
+    LdapMsg {
+        msgid,
+        op: op(LdapResult {
+            code,
+            matcheddn: String::new(),
+            message: message.to_owned(),
+            referral: Vec::new(),
+        }),
+        ctrl: Vec::new(),
+    }
+}
+
+fn read_only(msgid: i32, op: fn(LdapResult) -> LdapOp) -> LdapMsg {
+    result(
+        msgid,
+        op,
+        LdapResultCode::UnwillingToPerform,
+        "gatehouse's directory is read-only; change users and groups in gatehouse",
+    )
+}
+
+fn bind_response(msgid: i32, code: LdapResultCode, message: &str) -> LdapMsg {
+    LdapMsg {
+        msgid,
+        op: LdapOp::BindResponse(LdapBindResponse {
+            res: LdapResult {
+                code,
+                matcheddn: String::new(),
+                message: message.to_owned(),
+                referral: Vec::new(),
+            },
+            saslcreds: None,
+        }),
+        ctrl: Vec::new(),
+    }
+}
+
+/// The served LDAP providers (assigned to the embedded outpost, bound to an application).
+fn served(services: &LdapServices) -> Vec<Provider> {
+    let catalog = services.catalog.load();
+    let Some(outpost) = catalog.embedded_outpost() else {
+        return Vec::new();
+    };
+    outpost
+        .providers
+        .iter()
+        .filter_map(|id| catalog.provider(*id))
+        .filter(|provider| {
+            provider.ldap().is_some() && catalog.application_of_provider(provider.id).is_some()
+        })
+        .cloned()
+        .collect()
+}
+
+/// The provider whose base DN holds `dn` (the longest match), or the only one when the
+/// DN names no base (a bare username).
+fn provider_for(providers: &[Provider], dn_text: &str) -> Option<Provider> {
+    let normalized = dn::normalize(dn_text);
+    let by_base = providers
+        .iter()
+        .filter(|provider| {
+            provider
+                .ldap()
+                .is_some_and(|ldap| dn::is_within(&normalized, &dn::normalize(&ldap.base_dn)))
+        })
+        .max_by_key(|provider| provider.ldap().map_or(0, |ldap| ldap.base_dn.len()));
+    match by_base {
+        Some(provider) => Some(provider.clone()),
+        None if !dn_text.contains('=') && providers.len() == 1 => providers.first().cloned(),
+        None => None,
+    }
+}
+
+async fn handle_bind(
+    services: &LdapServices,
+    msgid: i32,
+    bind_dn: &str,
+    cred: LdapBindCred,
+    ip: IpAddr,
+) -> (LdapMsg, Option<Bound>) {
+    let LdapBindCred::Simple(password) = cred else {
+        return (
+            bind_response(
+                msgid,
+                LdapResultCode::AuthMethodNotSupported,
+                "Only simple binds are supported",
+            ),
+            None,
+        );
+    };
+    if bind_dn.is_empty() && password.is_empty() {
+        // Anonymous: allowed, but it can read only the root DSE.
+        return (bind_response(msgid, LdapResultCode::Success, ""), None);
+    }
+    let providers = served(services);
+    let Some(provider) = provider_for(&providers, bind_dn) else {
+        return (
+            bind_response(
+                msgid,
+                LdapResultCode::InvalidCredentials,
+                "Invalid credentials",
+            ),
+            None,
+        );
+    };
+    let Some(ldap) = provider.ldap() else {
+        return (
+            bind_response(
+                msgid,
+                LdapResultCode::InvalidCredentials,
+                "Invalid credentials",
+            ),
+            None,
+        );
+    };
+    match bind(services, &provider, ldap, bind_dn, &password, Some(ip)).await {
+        BindOutcome::Bound(user, username) => {
+            let can_search = may_search(services, ldap.search_group, user).await;
+            let dn = format!(
+                "cn={},ou=users,{}",
+                dn::escape_value(&username),
+                ldap.base_dn
+            );
+            (
+                bind_response(msgid, LdapResultCode::Success, ""),
+                Some(Bound {
+                    provider: provider.id,
+                    dn,
+                    can_search,
+                }),
+            )
+        }
+        BindOutcome::Refused(message) => (
+            bind_response(msgid, LdapResultCode::InvalidCredentials, message),
+            None,
+        ),
+    }
+}
+
+async fn may_search(
+    services: &LdapServices,
+    search_group: Option<crate::model::GroupId>,
+    user: UserId,
+) -> bool {
+    services
+        .db
+        .read(move |tx| {
+            let groups = crate::directory::groups_with_ancestors(tx, user)?;
+            Ok(groups
+                .iter()
+                .any(|group| group.is_superuser || Some(group.id) == search_group))
+        })
+        .await
+        .unwrap_or(false)
+}
+
+fn extended(msgid: i32, name: &str, bound: Option<&Bound>) -> LdapMsg {
+    let (code, message, value) = match name {
+        WHOAMI_OID => {
+            let authzid = bound
+                .map(|bound| format!("dn:{}", bound.dn))
+                .unwrap_or_default();
+            (
+                LdapResultCode::Success,
+                String::new(),
+                Some(authzid.into_bytes()),
+            )
+        }
+        STARTTLS_OID => (
+            LdapResultCode::Unavailable,
+            "StartTLS is not available on this listener yet".to_owned(),
+            None,
+        ),
+        _ => (
+            LdapResultCode::ProtocolError,
+            format!("Unknown extended operation {name}"),
+            None,
+        ),
+    };
+    LdapMsg {
+        msgid,
+        op: LdapOp::ExtendedResponse(LdapExtendedResponse {
+            res: LdapResult {
+                code,
+                matcheddn: String::new(),
+                message,
+                referral: Vec::new(),
+            },
+            name: None,
+            value,
+        }),
+        ctrl: Vec::new(),
+    }
+}
+
+fn root_dse(services: &LdapServices) -> Entry {
+    let mut entry = Entry::new(String::new());
+    entry.add("objectClass", ["top"]);
+    entry.add(
+        "namingContexts",
+        served(services)
+            .iter()
+            .filter_map(|provider| provider.ldap().map(|ldap| ldap.base_dn.clone())),
+    );
+    entry.add("supportedLDAPVersion", ["3"]);
+    entry.add("supportedControl", [PAGED_RESULTS_OID]);
+    entry.add("supportedExtension", [WHOAMI_OID]);
+    entry.add("supportedSASLMechanisms", Vec::<String>::new());
+    entry.add("subschemaSubentry", ["cn=subschema"]);
+    entry.add("vendorName", ["gatehouse"]);
+    entry.add("vendorVersion", [env!("CARGO_PKG_VERSION")]);
+    entry
+}
+
+fn subschema() -> Entry {
+    let mut entry = Entry::new("cn=subschema".to_owned());
+    entry.add("objectClass", ["top", "subschema"]);
+    entry.add("cn", ["subschema"]);
+    entry
+}
+
+fn entry_message(msgid: i32, entry: &Entry, attrs: &[String]) -> LdapMsg {
+    LdapMsg {
+        msgid,
+        op: LdapOp::SearchResultEntry(LdapSearchResultEntry {
+            dn: entry.dn.clone(),
+            attributes: selected(entry, attrs),
+        }),
+        ctrl: Vec::new(),
+    }
+}
+
+fn done(msgid: i32, code: LdapResultCode, message: &str, ctrl: Vec<LdapControl>) -> LdapMsg {
+    let mut answer = result(msgid, LdapOp::SearchResultDone, code, message);
+    answer.ctrl = ctrl;
+    answer
+}
+
+async fn search(
+    services: &LdapServices,
+    msgid: i32,
+    request: &LdapSearchRequest,
+    controls: &[LdapControl],
+    bound: Option<&Bound>,
+    limits: Limits,
+) -> Vec<LdapMsg> {
+    let base = dn::normalize(&request.base);
+    if request.scope == LdapSearchScope::Base && (base.is_empty() || base == "cn=subschema") {
+        let entry = if base.is_empty() {
+            root_dse(services)
+        } else {
+            subschema()
+        };
+        let mut answers = Vec::new();
+        if super::filter::matches(&entry, &request.filter) {
+            answers.push(entry_message(msgid, &entry, &request.attrs));
+        }
+        answers.push(done(msgid, LdapResultCode::Success, "", Vec::new()));
+        return answers;
+    }
+    let Some(bound) = bound else {
+        return vec![done(
+            msgid,
+            LdapResultCode::InsufficentAccessRights,
+            "Bind first: anonymous clients may read only the root DSE",
+            Vec::new(),
+        )];
+    };
+    let catalog = services.catalog.load();
+    let Some(ldap) = catalog
+        .provider(bound.provider)
+        .and_then(Provider::ldap)
+        .cloned()
+    else {
+        return vec![done(
+            msgid,
+            LdapResultCode::Unavailable,
+            "The provider is gone",
+            Vec::new(),
+        )];
+    };
+    let settings = ViewSettings {
+        base_dn: ldap.base_dn.clone(),
+        uid_start: ldap.uid_start_number,
+        gid_start: ldap.gid_start_number,
+    };
+    let epoch = services.sessions.identity_epoch();
+    let view = match services
+        .directories
+        .view(&services.db, epoch, bound.provider, &settings)
+        .await
+    {
+        Ok(view) => view,
+        Err(error) => {
+            tracing::error!(%error, "ldap: loading the directory failed");
+            return vec![done(
+                msgid,
+                LdapResultCode::Unavailable,
+                "The directory is unavailable",
+                Vec::new(),
+            )];
+        }
+    };
+    let client_limit = usize::try_from(request.sizelimit).unwrap_or(0);
+    let size_limit = match client_limit {
+        0 => limits.max_entries,
+        n => n.min(limits.max_entries),
+    };
+    let found = view.search(&Query {
+        base: &request.base,
+        scope: request.scope.clone(),
+        filter: &request.filter,
+        size_limit: 0,
+    });
+    let mut entries = match found {
+        Found::All(entries) | Found::Truncated(entries) => entries,
+        Found::NoSuchBase => {
+            return vec![done(
+                msgid,
+                LdapResultCode::NoSuchObject,
+                "The base DN is not in this directory",
+                Vec::new(),
+            )];
+        }
+    };
+    if !bound.can_search {
+        // Without search rights a user sees their own entry only.
+        let own = dn::normalize(&bound.dn);
+        entries.retain(|entry| entry.dn_norm == own);
+    }
+    // Simple Paged Results (RFC 2696): the cookie is the offset of the next page.
+    let paged = controls.iter().find_map(|control| match control {
+        LdapControl::SimplePagedResults { size, cookie } => Some((*size, cookie.clone())),
+        _ => None,
+    });
+    let (start, page_size) = match &paged {
+        Some((size, cookie)) => {
+            let offset = std::str::from_utf8(cookie)
+                .ok()
+                .and_then(|text| text.parse::<usize>().ok())
+                .unwrap_or(0);
+            (
+                offset,
+                usize::try_from(*size)
+                    .ok()
+                    .filter(|size| *size > 0)
+                    .unwrap_or(size_limit),
+            )
+        }
+        None => (0, size_limit),
+    };
+    let total = entries.len();
+    let end = start.saturating_add(page_size).min(total);
+    let mut answers: Vec<LdapMsg> = entries
+        .get(start.min(total)..end)
+        .unwrap_or_default()
+        .iter()
+        .map(|entry| entry_message(msgid, entry, &request.attrs))
+        .collect();
+    match paged {
+        Some((_, _)) => {
+            let cookie = if end < total {
+                end.to_string().into_bytes()
+            } else {
+                Vec::new()
+            };
+            let size = i64::try_from(total).unwrap_or(i64::MAX);
+            answers.push(done(
+                msgid,
+                LdapResultCode::Success,
+                "",
+                vec![LdapControl::SimplePagedResults { size, cookie }],
+            ));
+        }
+        None if end < total => {
+            answers.push(done(
+                msgid,
+                LdapResultCode::SizeLimitExceeded,
+                "Size limit exceeded",
+                Vec::new(),
+            ));
+        }
+        None => answers.push(done(msgid, LdapResultCode::Success, "", Vec::new())),
+    }
+    answers
+}
