@@ -37,3 +37,4 @@ mod page_login;
 mod proxy_upstream;
 mod sessions;
 mod setup;
+mod webauthn_flows;
