@@ -77,6 +77,7 @@ secret() {
 }
 
 port="$(free_port)"
+ldap_port="$(free_port)"
 data_dir="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-interop.XXXXXX")"
 log="$data_dir/server.log"
 base="http://127.0.0.1:$port"
@@ -118,6 +119,7 @@ GATEHOUSE_DATA_DIR="$data_dir" \
     GATEHOUSE_LISTEN__HTTP="127.0.0.1:$port" \
     GATEHOUSE_LISTEN__HTTPS=off \
     GATEHOUSE_LISTEN__METRICS=off \
+    GATEHOUSE_LISTEN__LDAP="127.0.0.1:$ldap_port" \
     GATEHOUSE_PASSWORD_HASHING__MEMORY_KIB=1024 \
     GATEHOUSE_PASSWORD_HASHING__ITERATIONS=1 \
     "$bin" serve >"$log" 2>&1 &
@@ -143,6 +145,7 @@ echo "interop: server ready"
 export GATEHOUSE_URL="$base"
 export GATEHOUSE_TOKEN="$admin_token"
 export GATEHOUSE_ADMIN_PASSWORD="$admin_password"
+export GATEHOUSE_LDAP="127.0.0.1:$ldap_port"
 # Never send loopback traffic through a proxy from the environment.
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 export no_proxy="$NO_PROXY"
@@ -240,6 +243,21 @@ elif kill -0 "$server_pid" 2>/dev/null; then
     echo "interop: WebAuthn screenshots in $webauthn_output"
     if ! kill -0 "$server_pid" 2>/dev/null; then
         echo "interop: the server died during the WebAuthn script" >&2
+        failed=1
+    fi
+fi
+
+# --- LDAP: OpenLDAP's ldapwhoami/ldapsearch and Python ldap3 against the listener -------
+# Last, because it adds 1,000 users.
+if ! command -v ldapsearch >/dev/null 2>&1; then
+    echo "interop: required tool 'ldapsearch' is missing for ldap:" \
+        "apt-get install -y --no-install-recommends ldap-utils" >&2
+    failed_scripts+=("ldap (ldap-utils missing)")
+    failed=1
+elif kill -0 "$server_pid" 2>/dev/null; then
+    run_step ldap/ldap_test.py "$venv/bin/python" "$here/ldap/ldap_test.py" || true
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        echo "interop: the server died during the LDAP script" >&2
         failed=1
     fi
 fi

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""The LDAP provider as legacy apps meet it: OpenLDAP's `ldapwhoami` and `ldapsearch`
+(Debian ldap-utils) and Python's `ldap3`, against gatehouse's listener.
+
+Sets up through the REST API: an LDAP provider (default base DN) with an application
+whose access is bound to the group "ldap-users", assigned to the embedded outpost;
+1,000 users `userNNNN` (the first 20 in "ldap-users", 50 groups of 20 members), a
+search group, a non-member, and a service account that binds with an app password.
+Then checks binds (DN and bare name), WhoAmI, the root DSE, a paged subtree search of
+every user, memberOf filters, group member lists, a non-member refused, wrong
+passwords refused, writes refused.
+
+Environment: GATEHOUSE_URL, GATEHOUSE_TOKEN, GATEHOUSE_LDAP (host:port).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import requests
+from ldap3 import ALL, Connection, Server, SUBTREE
+from ldap3.core.exceptions import LDAPException
+
+BASE = "DC=ldap,DC=goauthentik,DC=io"
+URL = os.environ["GATEHOUSE_URL"].rstrip("/")
+TOKEN = os.environ["GATEHOUSE_TOKEN"]
+HOST, PORT = os.environ["GATEHOUSE_LDAP"].rsplit(":", 1)
+USERS = 1000
+GROUPS = 50
+PASSWORD = "Ldap-interop-pw-42"
+
+api = requests.Session()
+api.headers["Authorization"] = f"Bearer {TOKEN}"
+failures: list[str] = []
+passes = 0
+
+
+def check(name: str, condition: bool, detail: str = "") -> None:
+    global passes
+    if condition:
+        passes += 1
+        print(f"PASS  {name}")
+    else:
+        failures.append(name)
+        print(f"FAIL  {name} {detail}")
+
+
+def post(path: str, body: dict) -> dict:
+    response = api.post(f"{URL}/api/v3/{path}", json=body, timeout=30)
+    if response.status_code >= 300:
+        raise SystemExit(f"POST {path}: {response.status_code} {response.text[:300]}")
+    return response.json() if response.text else {}
+
+
+def setup() -> None:
+    flows = api.get(f"{URL}/api/v3/flows/instances/?slug=default-authentication-flow", timeout=10).json()
+    flow = next(f["pk"] for f in flows["results"] if f["slug"] == "default-authentication-flow")
+    users_group = post("core/groups/", {"name": "ldap-users"})
+    search_group = post("core/groups/", {"name": "ldap-search"})
+    provider = post("providers/ldap/", {"name": "Directory", "authorization_flow": flow,
+                                        "search_group": search_group["pk"]})
+    app = post("core/applications/", {"name": "Directory", "slug": "directory", "provider": provider["pk"]})
+    post("policies/bindings/", {"target": app["pk"], "group": users_group["pk"], "order": 0})
+    outpost = api.get(f"{URL}/api/v3/outposts/instances/", timeout=10).json()["results"][0]
+    response = api.patch(f"{URL}/api/v3/outposts/instances/{outpost['pk']}/",
+                         json={"providers": [provider["pk"]]}, timeout=10)
+    response.raise_for_status()
+    groups = [post("core/groups/", {"name": f"group{g:02d}"}) for g in range(GROUPS)]
+    for n in range(USERS):
+        user = post("core/users/", {"username": f"user{n:04d}", "name": f"User {n:04d}",
+                                    "email": f"user{n:04d}@example.com"})
+        group = groups[n % GROUPS]
+        post(f"core/groups/{group['pk']}/add_user/", {"pk": user["pk"]})
+        if n < 20:
+            post(f"core/groups/{users_group['pk']}/add_user/", {"pk": user["pk"]})
+            post(f"core/users/{user['pk']}/set_password/", {"password": PASSWORD})
+        if n == 0:
+            post(f"core/groups/{search_group['pk']}/add_user/", {"pk": user["pk"]})
+    outsider = post("core/users/", {"username": "outsider", "name": "Out Sider"})
+    post(f"core/users/{outsider['pk']}/set_password/", {"password": PASSWORD})
+    robot = post("core/users/", {"username": "ldap-robot", "name": "LDAP robot", "type": "service_account"})
+    post(f"core/groups/{users_group['pk']}/add_user/", {"pk": robot["pk"]})
+    post(f"core/groups/{search_group['pk']}/add_user/", {"pk": robot["pk"]})
+    post("core/tokens/", {"identifier": "ldap-robot-key", "intent": "app_password", "user": robot["pk"]})
+    key = api.get(f"{URL}/api/v3/core/tokens/ldap-robot-key/view_key/", timeout=10).json()["key"]
+    os.environ["ROBOT_KEY"] = key
+
+
+def dn(username: str) -> str:
+    return f"cn={username},ou=users,{BASE}"
+
+
+def openldap_tools() -> None:
+    uri = f"ldap://{HOST}:{PORT}"
+    who = subprocess.run(["ldapwhoami", "-x", "-H", uri, "-D", dn("user0000"), "-w", PASSWORD],
+                         capture_output=True, text=True, timeout=30)
+    check("ldapwhoami: bind by DN and WhoAmI", who.returncode == 0 and who.stdout.strip() == f"dn:{dn('user0000')}",
+          who.stdout + who.stderr)
+    wrong = subprocess.run(["ldapwhoami", "-x", "-H", uri, "-D", dn("user0000"), "-w", "wrong"],
+                           capture_output=True, text=True, timeout=30)
+    check("ldapwhoami: a wrong password is invalidCredentials (49)", wrong.returncode == 49, wrong.stderr)
+    search = subprocess.run(["ldapsearch", "-x", "-LLL", "-H", uri, "-D", dn("user0000"), "-w", PASSWORD,
+                             "-b", BASE, "(&(objectClass=user)(uid=user0042))", "mail", "uidNumber", "memberOf"],
+                            capture_output=True, text=True, timeout=30)
+    check("ldapsearch: equality on uid", search.returncode == 0 and "mail: user0042@example.com" in search.stdout
+          and f"memberOf: cn=group42,ou=groups,{BASE}" in search.stdout, search.stdout + search.stderr)
+    paged = subprocess.run(["ldapsearch", "-x", "-LLL", "-H", uri, "-D", dn("user0000"), "-w", PASSWORD,
+                            "-b", f"ou=users,{BASE}", "-s", "one", "-E", "pr=100/noprompt", "(objectClass=user)", "1.1"],
+                           capture_output=True, text=True, timeout=60)
+    count = paged.stdout.count("dn: cn=")
+    check("ldapsearch: paged (pr=100) one-level search of all users", paged.returncode == 0 and count == USERS + 3,
+          f"{count} entries; {paged.stderr}")
+    root = subprocess.run(["ldapsearch", "-x", "-LLL", "-H", uri, "-s", "base", "-b", "", "namingContexts"],
+                          capture_output=True, text=True, timeout=30)
+    check("ldapsearch: anonymous root DSE", f"namingContexts: {BASE}" in root.stdout, root.stdout + root.stderr)
+    anon = subprocess.run(["ldapsearch", "-x", "-LLL", "-H", uri, "-b", BASE, "(cn=user0001)"],
+                          capture_output=True, text=True, timeout=30)
+    check("ldapsearch: anonymous directory search refused (50)", anon.returncode == 50, anon.stderr)
+
+
+def python_ldap3() -> None:
+    server = Server(HOST, port=int(PORT), get_info=ALL)
+    conn = Connection(server, user=dn("user0000"), password=PASSWORD, auto_bind=True)
+    check("ldap3: server info read from the root DSE", BASE in (server.info.naming_contexts or []))
+    entries = list(conn.extend.standard.paged_search(BASE, "(objectClass=user)", search_scope=SUBTREE,
+                                                      attributes=["cn", "uidNumber"], paged_size=200,
+                                                      generator=True))
+    users = [e for e in entries if e.get("type") == "searchResEntry"]
+    check("ldap3: paged subtree search returns every user", len(users) == USERS + 3, f"{len(users)}")
+    conn.search(BASE, f"(&(objectClass=user)(memberOf=cn=group07,ou=groups,{BASE}))", attributes=["cn"])
+    check("ldap3: memberOf filter", len(conn.entries) == USERS // GROUPS, f"{len(conn.entries)}")
+    conn.search(f"cn=group07,ou=groups,{BASE}", "(objectClass=groupOfNames)", search_scope="BASE",
+                attributes=["member", "memberUid", "gidNumber"])
+    group = conn.entries[0] if conn.entries else None
+    check("ldap3: group member list", group is not None and len(group.member) == USERS // GROUPS
+          and "user0007" in group.memberUid.values)
+    conn.search(BASE, "(cn=user0*9)", attributes=["cn"])
+    check("ldap3: substring filter", len([e for e in conn.entries if e.entry_dn.startswith("cn=user")]) >= 100)
+    added = conn.add(f"cn=eve,ou=users,{BASE}", "inetOrgPerson", {"sn": "eve"})
+    check("ldap3: writes are refused (unwillingToPerform)", not added and conn.result["result"] == 53, str(conn.result))
+    conn.unbind()
+    outsider = Connection(server, user=dn("outsider"), password=PASSWORD)
+    check("ldap3: a user the application's bindings do not admit cannot bind", not outsider.bind(),
+          str(outsider.result))
+    member = Connection(server, user="user0003", password=PASSWORD, auto_bind=True)
+    member.search(BASE, "(objectClass=user)", attributes=["cn"])
+    check("ldap3: without search rights a user sees only themselves",
+          [e.entry_dn for e in member.entries] == [dn("user0003")], str([e.entry_dn for e in member.entries][:3]))
+    robot = Connection(server, user=dn("ldap-robot"), password=os.environ["ROBOT_KEY"])
+    ok = robot.bind()
+    if ok:
+        robot.search(BASE, "(uid=user0500)", attributes=["mail"])
+    check("ldap3: a service account binds with its app password and searches",
+          ok and len(robot.entries) >= 1, str(robot.result))
+
+
+def main() -> int:
+    setup()
+    try:
+        openldap_tools()
+        python_ldap3()
+    except LDAPException as error:
+        failures.append(f"exception: {error!r}")
+        print(f"FAIL  {error!r}")
+    print(f"{passes} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
