@@ -49,6 +49,9 @@ pub struct FlowContext {
     /// The WebAuthn ceremony the current stage started (its state waits in the Kv).
     #[serde(default)]
     pub webauthn_ceremony: Option<String>,
+    /// The email device a sign-in code was sent to in this flow.
+    #[serde(default)]
+    pub email_code_sent: Option<crate::model::DeviceId>,
 }
 
 /// What a setup stage generated and showed (a TOTP secret, recovery codes), sealed with

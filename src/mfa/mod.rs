@@ -4,6 +4,7 @@
 //! against whatever devices a user has (`validate`), and WebAuthn ceremonies for passkeys
 //! and security keys (`webauthn`).
 
+pub mod email_codes;
 pub mod qr;
 pub mod static_codes;
 pub mod totp;

@@ -31,6 +31,7 @@ pub enum StageKind {
     AuthenticatorStatic(AuthenticatorStaticStage),
     AuthenticatorValidate(AuthenticatorValidateStage),
     AuthenticatorWebauthn(AuthenticatorWebauthnStage),
+    AuthenticatorEmail(AuthenticatorEmailStage),
 }
 
 impl StageKind {
@@ -53,6 +54,7 @@ impl StageKind {
             StageKind::AuthenticatorStatic(_) => "ak-stage-authenticator-static",
             StageKind::AuthenticatorValidate(_) => "ak-stage-authenticator-validate",
             StageKind::AuthenticatorWebauthn(_) => "ak-stage-authenticator-webauthn",
+            StageKind::AuthenticatorEmail(_) => "ak-stage-authenticator-email",
         }
     }
 }
@@ -525,4 +527,33 @@ pub struct AuthenticatorWebauthnStage {
     /// Ask for a direct attestation and refuse authenticators that send none (gatehouse's
     /// addition; authentik restricts by device type instead).
     pub require_attestation: bool,
+}
+
+/// Enrolls an email address as a second factor, confirmed by a code sent to it; the
+/// validation stage then sends a new code at each sign-in. Mail goes through the global
+/// SMTP settings (`use_global_settings` is always on in gatehouse).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthenticatorEmailStage {
+    pub configure_flow: Option<String>,
+    pub friendly_name: Option<String>,
+    pub use_global_settings: bool,
+    pub subject: String,
+    /// How long a code works ("minutes=10").
+    pub token_expiry: String,
+    /// Template name under `assets/email/` (or the custom email templates folder).
+    pub template: String,
+}
+
+impl Default for AuthenticatorEmailStage {
+    fn default() -> Self {
+        AuthenticatorEmailStage {
+            configure_flow: None,
+            friendly_name: None,
+            use_global_settings: true,
+            subject: "Your sign-in code".to_owned(),
+            token_expiry: "minutes=10".to_owned(),
+            template: "email_otp".to_owned(),
+        }
+    }
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::crypto::sha256_hex;
 use crate::flow::FlowResult;
 use crate::flow::challenge::{StageResponse, challenge, text, with_error};
+use crate::mfa::email_codes;
 use crate::mfa::validate::{CodeCheck, check_code};
 use crate::model::stage::{AuthenticatorValidateStage, NotConfiguredAction, parse_timedelta};
 use crate::model::{Device, DeviceClass, DeviceId, EventAction, Stage, StageId, StageKind, User};
@@ -43,6 +44,16 @@ pub async fn enter(
     if remembered(settings, stage, call, &user, &devices)? {
         return Ok(StageStep::Next);
     }
+    // With email codes as the only way, send one right away (once per flow).
+    let only_email = devices
+        .iter()
+        .all(|device| device.class() == DeviceClass::Email);
+    if only_email
+        && call.execution.context.email_code_sent.is_none()
+        && let Some(device) = devices.first()
+    {
+        send_email_code(settings, call, &user, device).await?;
+    }
     validation_challenge(call, &user, &devices).await
 }
 
@@ -60,6 +71,9 @@ pub async fn submit(
     }
     if let Some(code) = code_answer(response) {
         return answer_code(settings, stage, call, &user, &code).await;
+    }
+    if let Some(selected) = response.get("selected_challenge") {
+        return select_challenge(settings, stage, call, &user, selected).await;
     }
     if let Some(assertion) = response.get("webauthn") {
         return answer_webauthn(settings, stage, call, &user, assertion).await;
@@ -149,6 +163,9 @@ fn selectable(stage: &Stage) -> Value {
             "authenticator_webauthn",
             "WebAuthn Authenticator Setup Stage",
         ),
+        StageKind::AuthenticatorEmail(_) => {
+            ("authenticator_email", "Email Authenticator Setup Stage")
+        }
         _ => ("", "Authenticator Setup Stage"),
     };
     json!({
@@ -232,8 +249,13 @@ async fn device_challenge(
                 None => return Ok(None),
             }
         }
-        // Email codes: not offered yet.
-        DeviceClass::Email => return Ok(None),
+        // Where the code goes; it is sent when the user picks this device.
+        DeviceClass::Email => match &device.data {
+            crate::model::DeviceData::Email(data) => {
+                json!({"email": email_codes::mask(&data.email)})
+            }
+            _ => return Ok(None),
+        },
     };
     Ok(Some(json!({
         "device_class": device.class().as_str(),
@@ -330,6 +352,11 @@ async fn answer_code(
     );
     let outcome = if locked_out {
         CodeCheck::Invalid
+    } else if let Some(device) = email_code_matches(settings, call, user, code).await? {
+        CodeCheck::Valid {
+            device,
+            class: DeviceClass::Email,
+        }
     } else {
         check_code(
             &call.services.db,
@@ -346,8 +373,12 @@ async fn answer_code(
             validated(settings, stage, call, user, device, class).await?;
             Ok(StageStep::Next)
         }
-        CodeCheck::NoDevices => enter(settings, stage, call).await,
-        CodeCheck::Invalid => {
+        // No typed-code device left (deleted meanwhile): ask again as things are now.
+        // With only email devices, a wrong email code lands here too: that is a failure.
+        CodeCheck::NoDevices if allowed_devices(settings, call, user).await?.is_empty() => {
+            enter(settings, stage, call).await
+        }
+        CodeCheck::NoDevices | CodeCheck::Invalid => {
             call.execution.context.mfa_failures += 1;
             reputation.record_failure(username, client_ip)?;
             let reason = if locked_out {
@@ -442,4 +473,90 @@ fn remembered(
 /// Keyed by the browser's flow key (hashed, as executions are), the user and the stage.
 fn remember_key(call: &StageCall<'_>, user: &User, stage: StageId) -> String {
     sha256_hex(format!("{}\0{}\0{stage}", call.request.browser_key, user.id.0).as_bytes())
+}
+
+/// The email device whose code this is, if a code was sent in this flow and `code` is
+/// it (the code is then spent and the device marked used).
+async fn email_code_matches(
+    settings: &AuthenticatorValidateStage,
+    call: &mut StageCall<'_>,
+    user: &User,
+    code: &str,
+) -> FlowResult<Option<DeviceId>> {
+    let Some(sent_to) = call.execution.context.email_code_sent else {
+        return Ok(None);
+    };
+    let devices = allowed_devices(settings, call, user).await?;
+    let Some(device) = devices.into_iter().find(|device| device.id == sent_to) else {
+        return Ok(None);
+    };
+    let crate::model::DeviceData::Email(data) = &device.data else {
+        return Ok(None);
+    };
+    if !email_codes::check(&call.services.ephemeral, user.id, &data.email, code)? {
+        return Ok(None);
+    }
+    call.execution.context.email_code_sent = None;
+    let now = call.services.ephemeral.now();
+    let mut used = device.clone();
+    used.last_used = Some(now);
+    used.last_updated = now;
+    call.services
+        .db
+        .write(move |tx| tx.update_device(&used))
+        .await?;
+    Ok(Some(device.id))
+}
+
+/// The user picked a device (`selected_challenge`): for an email device, mail a code.
+async fn select_challenge(
+    settings: &AuthenticatorValidateStage,
+    stage: StageId,
+    call: &mut StageCall<'_>,
+    user: &User,
+    selected: &Value,
+) -> FlowResult<StageStep> {
+    // authentik's clients send the device challenge back; a form sends its uid.
+    let uid = match selected {
+        Value::String(uid) => uid.clone(),
+        other => other
+            .get("device_uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let devices = allowed_devices(settings, call, user).await?;
+    let picked = devices
+        .iter()
+        .find(|device| device.id.to_string() == uid && device.class() == DeviceClass::Email);
+    if let Some(device) = picked {
+        send_email_code(settings, call, user, device).await?;
+    }
+    enter(settings, stage, call).await
+}
+
+/// Mails a sign-in code to an email device, with the settings of the first email setup
+/// stage among `configuration_stages` (else the defaults: ten minutes).
+async fn send_email_code(
+    settings: &AuthenticatorValidateStage,
+    call: &mut StageCall<'_>,
+    user: &User,
+    device: &Device,
+) -> FlowResult<()> {
+    let crate::model::DeviceData::Email(data) = &device.data else {
+        return Ok(());
+    };
+    let email_settings = settings
+        .configuration_stages
+        .iter()
+        .find_map(
+            |id| match call.catalog.stage(*id).map(|stage| &stage.kind) {
+                Some(StageKind::AuthenticatorEmail(email)) => Some(email.clone()),
+                _ => None,
+            },
+        )
+        .unwrap_or_default();
+    super::authenticator_email::send_code(call, &email_settings, user, &data.email).await?;
+    call.execution.context.email_code_sent = Some(device.id);
+    Ok(())
 }

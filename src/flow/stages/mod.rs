@@ -2,6 +2,7 @@
 //! or act and move on) and, for stages that ask something, `submit` (the answer).
 
 mod authenticator;
+mod authenticator_email;
 mod authenticator_static;
 mod authenticator_totp;
 pub mod authenticator_validate;
@@ -89,6 +90,9 @@ pub async fn enter(stage: &Stage, call: &mut StageCall<'_>) -> FlowResult<StageS
         StageKind::AuthenticatorWebauthn(settings) => {
             authenticator_webauthn::enter(settings, stage.id, call).await
         }
+        StageKind::AuthenticatorEmail(settings) => {
+            authenticator_email::enter(settings, stage.id, call).await
+        }
     }
 }
 
@@ -123,6 +127,9 @@ pub async fn submit(
         }
         StageKind::AuthenticatorWebauthn(settings) => {
             authenticator_webauthn::submit(settings, stage.id, call, response).await
+        }
+        StageKind::AuthenticatorEmail(settings) => {
+            authenticator_email::submit(settings, stage.id, call, response).await
         }
         StageKind::UserWrite(_)
         | StageKind::UserLogout(_)

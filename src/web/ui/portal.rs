@@ -204,6 +204,9 @@ fn setup_links(catalog: &crate::store::Catalog) -> Vec<serde_json::Value> {
                 StageKind::AuthenticatorWebauthn(settings) => {
                     ("Add a passkey or security key", &settings.configure_flow)
                 }
+                StageKind::AuthenticatorEmail(settings) => {
+                    ("Receive codes by email", &settings.configure_flow)
+                }
                 _ => continue,
             };
             let Some(slug) = configure_flow.as_deref() else {

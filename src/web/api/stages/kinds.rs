@@ -9,10 +9,10 @@ use serde_json::{Map, Value};
 
 use crate::model::StageKind;
 use crate::model::stage::{
-    AuthenticatorStaticStage, AuthenticatorTotpStage, AuthenticatorValidateStage,
-    AuthenticatorWebauthnStage, ConsentStage, DenyStage, EmailStage, IdentificationStage,
-    InvitationStage, PasswordStage, PromptStage, RedirectStage, UserDeleteStage, UserLoginStage,
-    UserLogoutStage, UserWriteStage,
+    AuthenticatorEmailStage, AuthenticatorStaticStage, AuthenticatorTotpStage,
+    AuthenticatorValidateStage, AuthenticatorWebauthnStage, ConsentStage, DenyStage, EmailStage,
+    IdentificationStage, InvitationStage, PasswordStage, PromptStage, RedirectStage,
+    UserDeleteStage, UserLoginStage, UserLogoutStage, UserWriteStage,
 };
 
 use super::super::super::error::ApiError;
@@ -171,6 +171,14 @@ const AUTHENTICATOR_WEBAUTHN: KindRoute = KindRoute {
     verbose_name: "WebAuthn Authenticator Setup Stage",
     default: || StageKind::AuthenticatorWebauthn(AuthenticatorWebauthnStage::default()),
 };
+const AUTHENTICATOR_EMAIL: KindRoute = KindRoute {
+    segment: "authenticator/email",
+    tag: "authenticator_email",
+    model: "authenticatoremailstage",
+    schema_name: "AuthenticatorEmailStage",
+    verbose_name: "Email Authenticator Setup Stage",
+    default: || StageKind::AuthenticatorEmail(AuthenticatorEmailStage::default()),
+};
 
 pub const KINDS: &[&KindRoute] = &[
     &IDENTIFICATION,
@@ -189,6 +197,7 @@ pub const KINDS: &[&KindRoute] = &[
     &AUTHENTICATOR_STATIC,
     &AUTHENTICATOR_VALIDATE,
     &AUTHENTICATOR_WEBAUTHN,
+    &AUTHENTICATOR_EMAIL,
 ];
 
 /// The row of a stored stage. Exhaustive, so a new kind does not compile until it has
@@ -211,6 +220,7 @@ pub fn route_of(kind: &StageKind) -> &'static KindRoute {
         StageKind::AuthenticatorStatic(_) => &AUTHENTICATOR_STATIC,
         StageKind::AuthenticatorValidate(_) => &AUTHENTICATOR_VALIDATE,
         StageKind::AuthenticatorWebauthn(_) => &AUTHENTICATOR_WEBAUTHN,
+        StageKind::AuthenticatorEmail(_) => &AUTHENTICATOR_EMAIL,
     }
 }
 

@@ -98,6 +98,27 @@ pub async fn validate(state: &AppState, kind: &mut StageKind) -> Result<(), ApiE
                 &mut errors,
             );
         }
+        StageKind::AuthenticatorEmail(settings) => {
+            flow_reference(
+                &catalog,
+                &mut settings.configure_flow,
+                "configure_flow",
+                &mut errors,
+            );
+            if duration(&settings.token_expiry, "token_expiry", &mut errors) == Some(0) {
+                add(&mut errors, "token_expiry", "A code must last some time.");
+            }
+            if !settings.use_global_settings {
+                add(
+                    &mut errors,
+                    "use_global_settings",
+                    "gatehouse sends mail with its global email settings only.",
+                );
+            }
+            if settings.template.trim().is_empty() {
+                add(&mut errors, "template", "This field may not be blank.");
+            }
+        }
         StageKind::Password(_)
         | StageKind::UserLogout(_)
         | StageKind::UserDelete(_)
@@ -252,7 +273,12 @@ fn authenticator_validate(
     for id in &settings.configuration_stages {
         let is_setup = matches!(
             catalog.stage(*id).map(|stage| &stage.kind),
-            Some(StageKind::AuthenticatorTotp(_) | StageKind::AuthenticatorStatic(_))
+            Some(
+                StageKind::AuthenticatorTotp(_)
+                    | StageKind::AuthenticatorStatic(_)
+                    | StageKind::AuthenticatorEmail(_)
+                    | StageKind::AuthenticatorWebauthn(_)
+            )
         );
         if !is_setup {
             add(
