@@ -411,6 +411,7 @@ async fn a_passkey_signs_in_without_username_or_password() {
     assert_eq!(first["component"], "ak-stage-identification");
     let offer = &first["passkey_challenge"];
     assert_eq!(offer["mediation"], "conditional", "{first}");
+    assert_eq!(offer["publicKey"]["userVerification"], "required");
     let allowed = &offer["publicKey"]["allowCredentials"];
     assert!(
         allowed.is_null() || allowed.as_array().is_some_and(Vec::is_empty),

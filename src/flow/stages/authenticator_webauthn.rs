@@ -392,10 +392,12 @@ pub fn offer_passkey_sign_in(call: &mut StageCall<'_>, mut page: Value) -> Value
     else {
         return page;
     };
+    // The passkey stands for the password too: the authenticator must verify the user
+    // (PIN, biometrics), not just see a touch.
     let started = rp.start_discoverable(
         &call.services.ephemeral,
         &binding(call, stage),
-        UserVerification::Preferred,
+        UserVerification::Required,
     );
     if let (Ok(started), Value::Object(fields)) = (started, &mut page) {
         call.execution.context.webauthn_ceremony = Some(started.ceremony);
