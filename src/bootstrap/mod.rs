@@ -14,10 +14,12 @@ use crate::model::{GroupId, KeyType, NewGroup, NewUser, TokenIntent, User, Usern
 use crate::store::{Db, StoreError, StoreResult, WriteTx};
 
 mod default_flows;
+mod mfa_upgrade;
 
 mod default_mappings;
 
-use default_flows::{ensure_default_brand, ensure_default_flows, ensure_mfa_validation};
+use default_flows::{ensure_default_brand, ensure_default_flows};
+use mfa_upgrade::ensure_mfa_validation;
 
 pub const ADMIN_USERNAME: &str = "akadmin";
 pub const ADMIN_GROUP: &str = "authentik Admins";
