@@ -15,7 +15,7 @@ use crate::harness::oidc::UserAgent;
 
 const TOTP_SETUP: &str = "/api/v3/flows/executor/default-authenticator-totp-setup/";
 const STATIC_SETUP: &str = "/api/v3/flows/executor/default-authenticator-static-setup/";
-const VALIDATE: &str = "ak-stage-authenticator-validate";
+pub(crate) const VALIDATE: &str = "ak-stage-authenticator-validate";
 const VALIDATION_STAGES: &str = "/api/v3/stages/authenticator/validate/";
 const EVENTS: &str = "/api/v3/events/events/";
 
@@ -45,7 +45,7 @@ fn oathtool(server: &TestServer, secret: &str, offset: i64) -> String {
 }
 
 /// A code that is not `code` (each digit moved by one).
-fn other_than(code: &str) -> String {
+pub(crate) fn other_than(code: &str) -> String {
     code.chars()
         .map(|c| char::from_digit((c.to_digit(10).unwrap() + 1) % 10, 10).unwrap())
         .collect()
@@ -104,20 +104,24 @@ async fn enroll_totp(server: &TestServer, ua: &UserAgent) -> String {
 }
 
 /// A signed-in user agent for a new user.
-async fn signed_in(server: &TestServer, username: &str) -> UserAgent {
+pub(crate) async fn signed_in(server: &TestServer, username: &str) -> UserAgent {
     let mut ua = UserAgent::new(server, username).await;
     ua.sign_in().await;
     ua
 }
 
 /// Username and password in a fresh browser: the browser and the next challenge.
-async fn password_step(server: &TestServer, ua: &UserAgent) -> (reqwest::Client, Value) {
+pub(crate) async fn password_step(server: &TestServer, ua: &UserAgent) -> (reqwest::Client, Value) {
     let browser = server.browser();
     let next = executor_login(server, &browser, &ua.username, &ua.password).await;
     (browser, next)
 }
 
-async fn answer_code(server: &TestServer, browser: &reqwest::Client, code: Value) -> Value {
+pub(crate) async fn answer_code(
+    server: &TestServer,
+    browser: &reqwest::Client,
+    code: Value,
+) -> Value {
     executor_post(
         server,
         browser,
@@ -127,7 +131,7 @@ async fn answer_code(server: &TestServer, browser: &reqwest::Client, code: Value
     .await
 }
 
-async fn is_signed_in(server: &TestServer, browser: &reqwest::Client) -> bool {
+pub(crate) async fn is_signed_in(server: &TestServer, browser: &reqwest::Client) -> bool {
     let me = browser
         .get(server.url("/api/v3/core/users/me/"))
         .send()
@@ -163,7 +167,7 @@ async fn default_validation_stage(server: &TestServer) -> Value {
         .expect("the default flow has a validation stage")
 }
 
-async fn patch_validation(server: &TestServer, changes: Value) {
+pub(crate) async fn patch_validation(server: &TestServer, changes: Value) {
     let stage = default_validation_stage(server).await;
     let path = format!("{VALIDATION_STAGES}{}/", stage["pk"].as_str().unwrap());
     let patched = server.admin_send(Method::PATCH, &path, changes).await;
@@ -601,119 +605,4 @@ async fn the_pages_show_the_qr_code_the_key_the_codes_and_ask_for_a_code() {
         crate::harness::flows::post_form(&server, &fresh, login_page, &[("code", &code)]).await;
     assert_eq!(signed.status(), 303);
     assert_eq!(signed.headers()["location"], "/if/user/");
-}
-
-/// The code in the newest of `count` messages ("Your code: 123456").
-async fn emailed_code(sink: &crate::harness::smtp::SmtpSink, count: usize) -> String {
-    let messages = sink.wait_for(count).await;
-    assert_eq!(messages.len(), count, "one message per code");
-    let raw = &messages.last().unwrap().raw;
-    let start = raw.find("Your code: ").expect("a code in the message") + "Your code: ".len();
-    raw[start..start + 6].to_owned()
-}
-
-#[tokio::test]
-async fn email_codes_enroll_and_sign_in() {
-    let sink = crate::harness::smtp::SmtpSink::start();
-    let server = TestServer::spawn_with(crate::harness::Options {
-        smtp_port: Some(sink.port),
-        ..crate::harness::Options::default()
-    })
-    .await;
-    // An email setup flow, and email codes allowed at sign-in.
-    let created = |path: &'static str, body: Value| {
-        let server = &server;
-        async move {
-            let response = server.admin_send(Method::POST, path, body).await;
-            assert_eq!(response.status(), 201);
-            response.json::<Value>().await.unwrap()
-        }
-    };
-    let flow = created(
-        "/api/v3/flows/instances/",
-        json!({"name": "Email codes", "slug": "email-setup", "title": "Email codes",
-               "designation": "stage_configuration", "authentication": "require_authenticated"}),
-    )
-    .await;
-    let stage = created(
-        "/api/v3/stages/authenticator/email/",
-        json!({"name": "email-setup", "configure_flow": "email-setup"}),
-    )
-    .await;
-    assert_eq!(stage["component"], "ak-stage-authenticator-email");
-    assert_eq!(stage["token_expiry"], "minutes=10");
-    created(
-        "/api/v3/flows/bindings/",
-        json!({"target": flow["pk"], "stage": stage["pk"], "order": 10}),
-    )
-    .await;
-    patch_validation(
-        &server,
-        json!({"device_classes": ["totp", "static", "webauthn", "email"]}),
-    )
-    .await;
-
-    let ua = signed_in(&server, "judy").await;
-    let setup = "/api/v3/flows/executor/email-setup/";
-    let challenge = executor_get(&server, &ua.http, setup).await;
-    assert_eq!(
-        challenge["component"], "ak-stage-authenticator-email",
-        "{challenge}"
-    );
-    assert_eq!(challenge["email"], "j***@example.com");
-    assert_eq!(challenge["email_required"], false);
-    let code = emailed_code(&sink, 1).await;
-    let wrong = executor_post(
-        &server,
-        &ua.http,
-        setup,
-        json!({"component": "ak-stage-authenticator-email", "code": other_than(&code)}),
-    )
-    .await;
-    assert_eq!(
-        wrong["response_errors"]["code"][0]["string"],
-        "Invalid code"
-    );
-    let number: u64 = code.parse().unwrap();
-    let done = executor_post(
-        &server,
-        &ua.http,
-        setup,
-        json!({"component": "ak-stage-authenticator-email", "code": number}),
-    )
-    .await;
-    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
-
-    // Signing in mails a code at once when email is the only second factor.
-    let (browser, challenge) = password_step(&server, &ua).await;
-    assert_eq!(challenge["component"], VALIDATE, "{challenge}");
-    assert_eq!(challenge["device_challenges"][0]["device_class"], "email");
-    assert_eq!(
-        challenge["device_challenges"][0]["challenge"]["email"],
-        "j***@example.com"
-    );
-    let code = emailed_code(&sink, 2).await;
-    let signed = answer_code(&server, &browser, json!(code)).await;
-    assert_eq!(signed["component"], "xak-flow-redirect", "{signed}");
-    assert!(is_signed_in(&server, &browser).await);
-
-    // A code works once; picking the device mails a new one.
-    let (other, challenge) = password_step(&server, &ua).await;
-    emailed_code(&sink, 3).await;
-    let reused = answer_code(&server, &other, json!(code)).await;
-    assert_eq!(
-        reused["response_errors"]["code"][0]["string"], "Invalid Token",
-        "{reused}"
-    );
-    let resent = executor_post(
-        &server,
-        &other,
-        LOGIN,
-        json!({"component": VALIDATE, "selected_challenge": challenge["device_challenges"][0]}),
-    )
-    .await;
-    assert_eq!(resent["component"], VALIDATE);
-    let fresh = emailed_code(&sink, 4).await;
-    let signed = answer_code(&server, &other, json!(fresh)).await;
-    assert_eq!(signed["component"], "xak-flow-redirect", "{signed}");
 }
