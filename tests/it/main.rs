@@ -30,6 +30,7 @@ mod ldap_api;
 mod ldap_server;
 mod limits;
 mod mfa_api;
+mod mfa_configure;
 mod mfa_email;
 mod mfa_flows;
 mod oauth_api;
