@@ -41,20 +41,21 @@ pub struct RunningApp {
     pub https_addr: Option<SocketAddr>,
     /// The path and query of the setup link while setup is pending.
     pub setup_path: Option<String>,
-    /// Where the LDAP listener accepts, when it is on.
+    /// Where the LDAP and LDAPS listeners accept, when they are on.
     pub ldap_addr: Option<SocketAddr>,
+    pub ldaps_addr: Option<SocketAddr>,
     handle: ServerHandle,
     server: JoinHandle<std::io::Result<()>>,
     worker: JoinHandle<()>,
-    ldap: Option<JoinHandle<()>>,
+    ldap: Vec<JoinHandle<()>>,
     kv: Arc<dyn Kv>,
 }
 
 impl RunningApp {
     /// Stops accepting, lets requests in flight finish, then makes ephemeral state durable.
     pub async fn stop(self) {
-        if let Some(ldap) = self.ldap {
-            ldap.abort();
+        for listener in self.ldap {
+            listener.abort();
         }
         self.handle.stop(true).await;
         let _ = self.server.await;
@@ -176,21 +177,7 @@ pub async fn start(
         secret_box: secret_box.clone(),
         directories: Default::default(),
     });
-    let (ldap, ldap_addr) = match settings.listen.ldap {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("listening for LDAP on {addr} (listen.ldap)"))?;
-            let bound = listener.local_addr()?;
-            let task = tokio::spawn(crate::providers::ldap::server::serve(
-                listener,
-                ldap_services,
-                crate::providers::ldap::server::Limits::default(),
-            ));
-            (Some(task), Some(bound))
-        }
-        None => (None, None),
-    };
+    let (ldap, ldap_addr, ldaps_addr) = start_ldap(&settings, &data_dir, ldap_services).await?;
     let settings = Arc::new(settings);
     let state_hasher = hasher.clone();
     let state_db = db.clone();
@@ -227,20 +214,65 @@ pub async fn start(
         .setup_token
         .map(|token| format!("/if/flow/initial-setup/?token={token}"));
     announce(http_addr, https_addr, setup_path.as_deref(), started);
-    if let Some(addr) = ldap_addr {
-        tracing::info!(ldap = %addr, "LDAP listener ready");
+    if ldap_addr.is_some() || ldaps_addr.is_some() {
+        tracing::info!(ldap = ?ldap_addr, ldaps = ?ldaps_addr, "LDAP listeners ready");
     }
     Ok(RunningApp {
         http_addr,
         https_addr,
         setup_path,
         ldap_addr,
+        ldaps_addr,
         handle,
         server,
         worker,
         ldap,
         kv,
     })
+}
+
+/// The LDAP (with StartTLS) and LDAPS listeners that are configured, with gatehouse's
+/// TLS certificate (`data/tls/`).
+async fn start_ldap(
+    settings: &Settings,
+    data_dir: &Path,
+    services: Arc<crate::providers::ldap::LdapServices>,
+) -> anyhow::Result<(Vec<JoinHandle<()>>, Option<SocketAddr>, Option<SocketAddr>)> {
+    use crate::providers::ldap::server::{Limits, Transport, serve};
+    if settings.listen.ldap.is_none() && settings.listen.ldaps.is_none() {
+        return Ok((Vec::new(), None, None));
+    }
+    let tls = crate::crypto::tls::load_or_create_server_config(&data_dir.join("tls"))?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let mut tasks = Vec::new();
+    let mut bind =
+        async |addr: SocketAddr, key: &str, transport: Transport| -> anyhow::Result<SocketAddr> {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr} ({key})"))?;
+            let bound = listener.local_addr()?;
+            tasks.push(tokio::spawn(serve(
+                listener,
+                Arc::clone(&services),
+                Limits::default(),
+                transport,
+            )));
+            Ok(bound)
+        };
+    let ldap = match settings.listen.ldap {
+        Some(addr) => {
+            let transport = Transport::Plain {
+                starttls: Some(acceptor.clone()),
+            };
+            Some(bind(addr, "listen.ldap", transport).await?)
+        }
+        None => None,
+    };
+    let ldaps = match settings.listen.ldaps {
+        Some(addr) => Some(bind(addr, "listen.ldaps", Transport::Ldaps(acceptor)).await?),
+        None => None,
+    };
+    Ok((tasks, ldap, ldaps))
 }
 
 /// The `[geoip]` databases, read into memory once here so that policy evaluation does no

@@ -33,8 +33,13 @@ fn create_self_signed(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(
     };
     std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
     let key = rcgen::KeyPair::generate().map_err(|e| TlsError::Certificate(e.to_string()))?;
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .map_err(|e| TlsError::Certificate(e.to_string()))?;
+    // The loopback addresses too, so clients that verify names (LDAP's StartTLS/LDAPS,
+    // curl) can trust the certificate when they connect to 127.0.0.1.
+    let names = ["localhost", "127.0.0.1", "::1"]
+        .map(str::to_owned)
+        .to_vec();
+    let mut params =
+        rcgen::CertificateParams::new(names).map_err(|e| TlsError::Certificate(e.to_string()))?;
     params.distinguished_name.push(
         rcgen::DnType::CommonName,
         "gatehouse self-signed certificate",

@@ -78,6 +78,7 @@ secret() {
 
 port="$(free_port)"
 ldap_port="$(free_port)"
+ldaps_port="$(free_port)"
 data_dir="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-interop.XXXXXX")"
 log="$data_dir/server.log"
 base="http://127.0.0.1:$port"
@@ -120,6 +121,7 @@ GATEHOUSE_DATA_DIR="$data_dir" \
     GATEHOUSE_LISTEN__HTTPS=off \
     GATEHOUSE_LISTEN__METRICS=off \
     GATEHOUSE_LISTEN__LDAP="127.0.0.1:$ldap_port" \
+    GATEHOUSE_LISTEN__LDAPS="127.0.0.1:$ldaps_port" \
     GATEHOUSE_PASSWORD_HASHING__MEMORY_KIB=1024 \
     GATEHOUSE_PASSWORD_HASHING__ITERATIONS=1 \
     "$bin" serve >"$log" 2>&1 &
@@ -146,6 +148,9 @@ export GATEHOUSE_URL="$base"
 export GATEHOUSE_TOKEN="$admin_token"
 export GATEHOUSE_ADMIN_PASSWORD="$admin_password"
 export GATEHOUSE_LDAP="127.0.0.1:$ldap_port"
+export GATEHOUSE_LDAPS="127.0.0.1:$ldaps_port"
+# The self-signed certificate gatehouse generated (LDAPS and StartTLS present it).
+export GATEHOUSE_TLS_CERT="$data_dir/tls/cert.pem"
 # Never send loopback traffic through a proxy from the environment.
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 export no_proxy="$NO_PROXY"

@@ -14,8 +14,10 @@ use ldap3_proto::proto::{
     LdapBindCred, LdapBindResponse, LdapExtendedResponse, LdapMsg, LdapOp, LdapResult,
     LdapResultCode, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
 };
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 
 use crate::model::{Provider, ProviderId, UserId};
@@ -52,8 +54,24 @@ const WHOAMI_OID: &str = "1.3.6.1.4.1.4203.1.11.3";
 const STARTTLS_OID: &str = "1.3.6.1.4.1.1466.20037";
 const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
 
+/// How a listener speaks TLS: LDAPS (TLS from the first byte), or plain LDAP that
+/// offers StartTLS when it has a certificate.
+#[derive(Clone)]
+pub enum Transport {
+    Plain { starttls: Option<TlsAcceptor> },
+    Ldaps(TlsAcceptor),
+}
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Accepts connections until the task is dropped.
-pub async fn serve(listener: TcpListener, services: Arc<LdapServices>, limits: Limits) {
+pub async fn serve(
+    listener: TcpListener,
+    services: Arc<LdapServices>,
+    limits: Limits,
+    transport: Transport,
+) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -72,8 +90,20 @@ pub async fn serve(listener: TcpListener, services: Arc<LdapServices>, limits: L
         // once at the end), so no client waits on a delayed ACK.
         let _ = stream.set_nodelay(true);
         let services = Arc::clone(&services);
+        let transport = transport.clone();
         tokio::spawn(async move {
-            connection(stream, peer, &services, limits).await;
+            match transport {
+                Transport::Plain { starttls } => {
+                    plain_connection(stream, peer, &services, limits, starttls).await;
+                }
+                Transport::Ldaps(acceptor) => {
+                    if let Some(tls) = handshake(&acceptor, stream, peer).await {
+                        let mut framed = framed(tls, limits);
+                        let mut bound = None;
+                        let _ = run(&mut framed, peer, &services, limits, &mut bound, false).await;
+                    }
+                }
+            }
             drop(permit);
         });
     }
@@ -90,27 +120,90 @@ struct Bound {
     can_search: bool,
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, services: &LdapServices, limits: Limits) {
-    let codec = LdapCodec::new(Some(limits.max_message_bytes), None);
-    let mut framed = Framed::new(stream, codec);
-    let mut bound: Option<Bound> = None;
+fn framed<S: AsyncRead + AsyncWrite>(stream: S, limits: Limits) -> Framed<S, LdapCodec> {
+    Framed::new(stream, LdapCodec::new(Some(limits.max_message_bytes), None))
+}
+
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "ldap: TLS handshake failed");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Plain LDAP, upgraded in place when the client asks for StartTLS.
+async fn plain_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    services: &LdapServices,
+    limits: Limits,
+    starttls: Option<TlsAcceptor>,
+) {
+    let mut plain = framed(stream, limits);
+    let mut bound = None;
+    let upgrade = run(
+        &mut plain,
+        peer,
+        services,
+        limits,
+        &mut bound,
+        starttls.is_some(),
+    )
+    .await;
+    let (Next::StartTls, Some(acceptor)) = (upgrade, starttls) else {
+        return;
+    };
+    // The client waits for the StartTLS answer before its handshake, so nothing it sent
+    // is left in the read buffer.
+    let Some(tls) = handshake(&acceptor, plain.into_inner(), peer).await else {
+        return;
+    };
+    let mut secured = framed(tls, limits);
+    let _ = run(&mut secured, peer, services, limits, &mut bound, false).await;
+}
+
+/// Why a connection's message loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    Close,
+    /// StartTLS was accepted: the caller does the handshake and carries on.
+    StartTls,
+}
+
+async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    framed: &mut Framed<S, LdapCodec>,
+    peer: SocketAddr,
+    services: &LdapServices,
+    limits: Limits,
+    bound: &mut Option<Bound>,
+    starttls: bool,
+) -> Next {
     loop {
         let message = match tokio::time::timeout(limits.idle_timeout, framed.next()).await {
             Ok(Some(Ok(message))) => message,
             Ok(Some(Err(error))) => {
                 tracing::debug!(%peer, ?error, "ldap: malformed message; closing");
-                return;
+                return Next::Close;
             }
-            Ok(None) | Err(_) => return,
+            Ok(None) | Err(_) => return Next::Close,
         };
         let msgid = message.msgid;
+        let mut next = None;
         let answers = match message.op {
-            LdapOp::UnbindRequest => return,
+            LdapOp::UnbindRequest => return Next::Close,
             LdapOp::AbandonRequest(_) => Vec::new(),
             LdapOp::BindRequest(request) => {
                 let (answer, now_bound) =
                     handle_bind(services, msgid, &request.dn, request.cred, peer.ip()).await;
-                bound = now_bound;
+                *bound = now_bound;
                 vec![answer]
             }
             LdapOp::SearchRequest(request) => {
@@ -123,6 +216,16 @@ async fn connection(stream: TcpStream, peer: SocketAddr, services: &LdapServices
                     limits,
                 )
                 .await
+            }
+            LdapOp::ExtendedRequest(request) if request.name == STARTTLS_OID && starttls => {
+                next = Some(Next::StartTls);
+                vec![extended_answer(
+                    msgid,
+                    LdapResultCode::Success,
+                    String::new(),
+                    Some(STARTTLS_OID),
+                    None,
+                )]
             }
             LdapOp::ExtendedRequest(request) => {
                 vec![extended(msgid, &request.name, bound.as_ref())]
@@ -139,16 +242,19 @@ async fn connection(stream: TcpStream, peer: SocketAddr, services: &LdapServices
             LdapOp::ModifyDNRequest(_) => vec![read_only(msgid, LdapOp::ModifyDNResponse)],
             _ => {
                 tracing::debug!(%peer, "ldap: unexpected operation; closing");
-                return;
+                return Next::Close;
             }
         };
         for answer in answers {
             if framed.feed(answer).await.is_err() {
-                return;
+                return Next::Close;
             }
         }
         if framed.flush().await.is_err() {
-            return;
+            return Next::Close;
+        }
+        if let Some(next) = next {
+            return next;
         }
     }
 }
@@ -328,8 +434,8 @@ fn extended(msgid: i32, name: &str, bound: Option<&Bound>) -> LdapMsg {
             )
         }
         STARTTLS_OID => (
-            LdapResultCode::Unavailable,
-            "StartTLS is not available on this listener yet".to_owned(),
+            LdapResultCode::OperationsError,
+            "StartTLS is available on plain LDAP listeners only, once".to_owned(),
             None,
         ),
         _ => (
@@ -338,6 +444,16 @@ fn extended(msgid: i32, name: &str, bound: Option<&Bound>) -> LdapMsg {
             None,
         ),
     };
+    extended_answer(msgid, code, message, None, value)
+}
+
+fn extended_answer(
+    msgid: i32,
+    code: LdapResultCode,
+    message: String,
+    name: Option<&str>,
+    value: Option<Vec<u8>>,
+) -> LdapMsg {
     LdapMsg {
         msgid,
         op: LdapOp::ExtendedResponse(LdapExtendedResponse {
@@ -347,7 +463,7 @@ fn extended(msgid: i32, name: &str, bound: Option<&Bound>) -> LdapMsg {
                 message,
                 referral: Vec::new(),
             },
-            name: None,
+            name: name.map(str::to_owned),
             value,
         }),
         ctrl: Vec::new(),
@@ -365,7 +481,7 @@ fn root_dse(services: &LdapServices) -> Entry {
     );
     entry.add("supportedLDAPVersion", ["3"]);
     entry.add("supportedControl", [PAGED_RESULTS_OID]);
-    entry.add("supportedExtension", [WHOAMI_OID]);
+    entry.add("supportedExtension", [WHOAMI_OID, STARTTLS_OID]);
     entry.add("supportedSASLMechanisms", Vec::<String>::new());
     entry.add("subschemaSubentry", ["cn=subschema"]);
     entry.add("vendorName", ["gatehouse"]);

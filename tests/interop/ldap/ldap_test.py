@@ -10,7 +10,9 @@ Then checks binds (DN and bare name), WhoAmI, the root DSE, a paged subtree sear
 every user, memberOf filters, group member lists, a non-member refused, wrong
 passwords refused, writes refused.
 
-Environment: GATEHOUSE_URL, GATEHOUSE_TOKEN, GATEHOUSE_LDAP (host:port).
+Environment: GATEHOUSE_URL, GATEHOUSE_TOKEN, GATEHOUSE_LDAP and GATEHOUSE_LDAPS
+(host:port), GATEHOUSE_TLS_CERT (the certificate gatehouse generated: clients verify
+against it, names included).
 """
 
 from __future__ import annotations
@@ -112,6 +114,16 @@ def openldap_tools() -> None:
     count = paged.stdout.count("dn: cn=")
     check("ldapsearch: paged (pr=100) one-level search of all users", paged.returncode == 0 and count == USERS + 3,
           f"{count} entries; {paged.stderr}")
+    tls_env = {**os.environ, "LDAPTLS_CACERT": os.environ["GATEHOUSE_TLS_CERT"], "LDAPTLS_REQCERT": "demand"}
+    starttls = subprocess.run(["ldapwhoami", "-x", "-ZZ", "-H", uri, "-D", dn("user0001"), "-w", PASSWORD],
+                              capture_output=True, text=True, timeout=30, env=tls_env)
+    check("ldapwhoami -ZZ: StartTLS with the generated certificate verified",
+          starttls.returncode == 0 and starttls.stdout.strip() == f"dn:{dn('user0001')}", starttls.stderr)
+    ldaps = subprocess.run(["ldapsearch", "-x", "-LLL", "-H", f"ldaps://{os.environ['GATEHOUSE_LDAPS']}",
+                            "-D", dn("user0000"), "-w", PASSWORD, "-b", BASE, "(uid=user0002)", "cn"],
+                           capture_output=True, text=True, timeout=30, env=tls_env)
+    check("ldapsearch over LDAPS with the certificate verified",
+          ldaps.returncode == 0 and "cn: user0002" in ldaps.stdout, ldaps.stderr)
     root = subprocess.run(["ldapsearch", "-x", "-LLL", "-H", uri, "-s", "base", "-b", "", "namingContexts"],
                           capture_output=True, text=True, timeout=30)
     check("ldapsearch: anonymous root DSE", f"namingContexts: {BASE}" in root.stdout, root.stdout + root.stderr)
