@@ -11,13 +11,26 @@ use crate::mfa_flows::{
     VALIDATE, answer_code, is_signed_in, other_than, password_step, patch_validation, signed_in,
 };
 
-/// The code in the newest of `count` messages ("Your code: 123456").
-async fn emailed_code(sink: &SmtpSink, count: usize) -> String {
+/// The code of the `count`th message ("Your code: 123456"): the one not seen before (the
+/// sink's file names do not sort by arrival within a second).
+async fn emailed_code(sink: &SmtpSink, count: usize, seen: &mut Vec<String>) -> String {
     let messages = sink.wait_for(count).await;
     assert_eq!(messages.len(), count, "one message per code");
-    let raw = &messages.last().unwrap().raw;
-    let start = raw.find("Your code: ").expect("a code in the message") + "Your code: ".len();
-    raw[start..start + 6].to_owned()
+    let codes: Vec<String> = messages
+        .iter()
+        .map(|message| {
+            let raw = &message.raw;
+            let start =
+                raw.find("Your code: ").expect("a code in the message") + "Your code: ".len();
+            raw[start..start + 6].to_owned()
+        })
+        .collect();
+    let fresh = codes
+        .into_iter()
+        .find(|code| !seen.contains(code))
+        .expect("a new code");
+    seen.push(fresh.clone());
+    fresh
 }
 
 #[tokio::test]
@@ -62,6 +75,7 @@ async fn email_codes_enroll_and_sign_in() {
     .await;
 
     let ua = signed_in(&server, "judy").await;
+    let mut seen = Vec::new();
     let setup = "/api/v3/flows/executor/email-setup/";
     let challenge = executor_get(&server, &ua.http, setup).await;
     assert_eq!(
@@ -70,7 +84,7 @@ async fn email_codes_enroll_and_sign_in() {
     );
     assert_eq!(challenge["email"], "j***@example.com");
     assert_eq!(challenge["email_required"], false);
-    let code = emailed_code(&sink, 1).await;
+    let code = emailed_code(&sink, 1, &mut seen).await;
     let wrong = executor_post(
         &server,
         &ua.http,
@@ -100,14 +114,14 @@ async fn email_codes_enroll_and_sign_in() {
         challenge["device_challenges"][0]["challenge"]["email"],
         "j***@example.com"
     );
-    let code = emailed_code(&sink, 2).await;
+    let code = emailed_code(&sink, 2, &mut seen).await;
     let signed = answer_code(&server, &browser, json!(code)).await;
     assert_eq!(signed["component"], "xak-flow-redirect", "{signed}");
     assert!(is_signed_in(&server, &browser).await);
 
     // A code works once; picking the device mails a new one.
     let (other, challenge) = password_step(&server, &ua).await;
-    emailed_code(&sink, 3).await;
+    emailed_code(&sink, 3, &mut seen).await;
     let reused = answer_code(&server, &other, json!(code)).await;
     assert_eq!(
         reused["response_errors"]["code"][0]["string"], "Invalid Token",
@@ -121,7 +135,7 @@ async fn email_codes_enroll_and_sign_in() {
     )
     .await;
     assert_eq!(resent["component"], VALIDATE);
-    let fresh = emailed_code(&sink, 4).await;
+    let fresh = emailed_code(&sink, 4, &mut seen).await;
     let signed = answer_code(&server, &other, json!(fresh)).await;
     assert_eq!(signed["component"], "xak-flow-redirect", "{signed}");
 }
