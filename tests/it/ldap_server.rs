@@ -432,3 +432,96 @@ async fn a_malformed_message_ends_only_its_connection() {
     assert_eq!(code, LdapResultCode::Success);
     assert_eq!(entries.len(), 1);
 }
+
+#[tokio::test]
+async fn binds_need_the_second_factor_of_users_who_have_one() {
+    use gatehouse::app::load_secret_key;
+    use gatehouse::clock::Clock;
+    use gatehouse::crypto::SecretBox;
+    use gatehouse::mfa::{static_codes, totp};
+    use gatehouse::model::device::TotpData;
+    use gatehouse::model::{Device, DeviceData, DeviceId, UserId};
+    use gatehouse::store::Db;
+    use gatehouse::store::sqlite::SqliteStore;
+
+    let server = ldap_server().await;
+    let (alice, _) = directory(&server).await;
+    // Alice's authenticator app and recovery codes, written beside the running server.
+    let db = Db::new(Arc::new(
+        SqliteStore::open(&server.dir.path().join("gatehouse.db")).unwrap(),
+    ));
+    let secret_box =
+        SecretBox::from_secret_key(&load_secret_key(&server.settings, server.dir.path()).unwrap());
+    let secret = totp::new_secret();
+    let now = server.clock.now();
+    let (codes, recovery) = static_codes::generate(10, 10);
+    let device = |name: &str, data: DeviceData| Device {
+        id: DeviceId(0),
+        user: UserId(alice),
+        name: name.into(),
+        confirmed: true,
+        created: now,
+        last_updated: now,
+        last_used: None,
+        data,
+    };
+    let app = device(
+        "Phone",
+        DeviceData::Totp(TotpData {
+            secret_sealed: secret_box.seal(&secret),
+            digits: 6,
+            period: 30,
+            last_step: 0,
+        }),
+    );
+    let paper = device("Recovery codes", DeviceData::Static(recovery));
+    db.write(move |tx| {
+        tx.insert_device(&app)?;
+        tx.insert_device(&paper)
+    })
+    .await
+    .unwrap();
+
+    let mut client = Client::connect(&server).await;
+    let (code, message) = client.bind("alice", "alice-password-1").await;
+    assert_eq!(code, LdapResultCode::InvalidCredentials);
+    assert!(message.contains(";<code>"), "{message}");
+    let unix = u64::try_from(now.0).unwrap();
+    let current = totp::code_at(&secret, 6, 30, unix).unwrap();
+    assert_eq!(
+        client
+            .bind("alice", &format!("alice-password-1;{current}"))
+            .await
+            .0,
+        LdapResultCode::Success
+    );
+    // The same code again is a replay; a wrong password with a good code fails too.
+    assert_eq!(
+        client
+            .bind("alice", &format!("alice-password-1;{current}"))
+            .await
+            .0,
+        LdapResultCode::InvalidCredentials
+    );
+    let next = totp::code_at(&secret, 6, 30, unix + 30).unwrap();
+    assert_eq!(
+        client.bind("alice", &format!("wrong;{next}")).await.0,
+        LdapResultCode::InvalidCredentials
+    );
+    // A recovery code works once.
+    let paper_code = &codes[0];
+    assert_eq!(
+        client
+            .bind("alice", &format!("alice-password-1;{paper_code}"))
+            .await
+            .0,
+        LdapResultCode::Success
+    );
+    assert_eq!(
+        client
+            .bind("alice", &format!("alice-password-1;{paper_code}"))
+            .await
+            .0,
+        LdapResultCode::InvalidCredentials
+    );
+}
