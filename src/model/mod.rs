@@ -38,8 +38,8 @@ pub use policy::{
 };
 pub use property_mapping::{MappingKind, PropertyMapping, ScopeMapping, StandardScope};
 pub use provider::{
-    ClientType, IssuerMode, LdapAccessMode, LdapProvider, MatchingMode, OAuth2Provider, Provider, ProviderKind, ProxyMode,
-    ProxyProvider, RedirectUri, RefreshToken, SubMode,
+    ClientType, IssuerMode, LdapAccessMode, LdapProvider, MatchingMode, OAuth2Provider, Provider,
+    ProviderKind, ProxyMode, ProxyProvider, RedirectUri, RefreshToken, SubMode,
 };
 pub use stage::{Stage, StageKind};
 pub use time::Timestamp;
