@@ -185,7 +185,11 @@ async fn create_user(
         })
         .await;
     match created {
-        Ok(user) => Ok(Ok(user)),
+        Ok(user) => {
+            // A new account: directory views (LDAP) include it from the next request.
+            call.services.sessions.identity_changed();
+            Ok(Ok(user))
+        }
         Err(StoreError::Conflict(what)) => Ok(Err(format!("That {what} is already taken."))),
         Err(other) => Err(other.into()),
     }
