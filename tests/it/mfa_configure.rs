@@ -183,3 +183,46 @@ async fn the_stage_api_refuses_what_cannot_work() {
     );
     assert_eq!(created["verbose_name"], "TOTP Authenticator Setup Stage");
 }
+
+#[tokio::test]
+async fn the_choice_of_setup_stages_is_a_page_of_buttons() {
+    let server = TestServer::spawn().await;
+    let totp = stage_pk(
+        &server,
+        "authenticator/totp",
+        "default-authenticator-totp-setup",
+    )
+    .await;
+    let codes = stage_pk(
+        &server,
+        "authenticator/static",
+        "default-authenticator-static-setup",
+    )
+    .await;
+    patch_validation(
+        &server,
+        json!({"not_configured_action": "configure", "configuration_stages": [totp, codes]}),
+    )
+    .await;
+    let ua = UserAgent::new(&server, "paula").await;
+    let browser = server.browser();
+    let page = "/if/flow/default-authentication-flow/";
+    crate::harness::flows::post_form(&server, &browser, page, &[("uid_field", "paula")]).await;
+    let choice =
+        crate::harness::flows::post_form(&server, &browser, page, &[("password", &ua.password)])
+            .await;
+    let html = choice.text().await.unwrap();
+    assert!(
+        html.contains("Set up a second factor to continue"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("name=\"selected_stage\" value=\"{codes}\"")));
+    let shown =
+        crate::harness::flows::post_form(&server, &browser, page, &[("selected_stage", &codes)])
+            .await;
+    let html = shown.text().await.unwrap();
+    assert_eq!(html.matches("<li><code>").count(), 10, "{html}");
+    let done = crate::harness::flows::post_form(&server, &browser, page, &[]).await;
+    assert_eq!(done.status(), 303);
+    assert!(is_signed_in(&server, &browser).await);
+}
