@@ -382,5 +382,14 @@ await check('security key: without the key the password alone does not sign in',
 
 await key.context.close();
 
+// Leave the directory as it was for the scripts that come after (LDAP counts users).
+await check('clean up: the two users are deleted (with their devices)', async () => {
+  for (const user of [pat, alice]) {
+    await api(`/api/v3/core/users/${user.pk}/`, { method: 'DELETE' });
+  }
+  const left = await webauthnDevices(alice.pk).catch(() => []);
+  expect(left.length === 0, `${left.length} devices left`);
+});
+
 await browser.close();
 console.log(`${passedCount} passed, 0 failed`);
