@@ -30,6 +30,36 @@ fn prompt_field() -> Value {
         "sub_text": {"type": "string"}, "choices": {"type": "array", "items": {"type": "string"}}}})
 }
 
+/// The authenticator stages' choices, as authentik's schema lists them.
+fn refine_authenticator(tag: &str, settings: &mut Map<String, Value>) {
+    let classes = json!({"type": "string", "enum": ["totp", "static", "webauthn", "email"]});
+    let verification = json!({"type": "string", "enum": ["required", "preferred", "discouraged"]});
+    match tag {
+        "authenticator_totp" => {
+            settings.insert(
+                "digits".into(),
+                json!({"type": "string", "enum": ["6", "8"]}),
+            );
+        }
+        "authenticator_validate" => {
+            settings.insert(
+                "device_classes".into(),
+                json!({"type": "array", "items": classes}),
+            );
+            settings.insert(
+                "not_configured_action".into(),
+                json!({"type": "string", "enum": ["skip", "deny", "configure"]}),
+            );
+            settings.insert(
+                "configuration_stages".into(),
+                json!({"type": "array", "items": {"type": "string", "format": "uuid"}}),
+            );
+            settings.insert("webauthn_user_verification".into(), verification);
+        }
+        _ => {}
+    }
+}
+
 /// authentik's `Stage` (the shape of `stages/all/`).
 pub fn stage_schema() -> Value {
     json!({"type": "object", "required": ["pk", "name", "component"], "properties": {
@@ -62,6 +92,7 @@ pub fn component_schemas() -> Map<String, Value> {
                 json!({"type": "array", "items": {"type": "string", "format": "uuid"}}),
             );
         }
+        refine_authenticator(route.tag, &mut settings);
         let mut request = settings.clone();
         request.insert("name".into(), json!({"type": "string", "minLength": 1}));
         let mut response = settings;
