@@ -88,6 +88,7 @@ pub fn configure(config: &mut ServiceConfig, state: Data<AppState>) {
         .service(ui::portal::brand_css)
         .service(ui::portal::cancel)
         .service(ui::portal::user_portal)
+        .service(ui::devices::devices_page)
         .service(ui::portal::admin_overview)
         .service(ui::recovery::use_token)
         .service(ui::flow_pages::show)

@@ -1,5 +1,6 @@
 //! Server-rendered pages: flows, the user portal, the admin overview, static assets.
 
+pub mod devices;
 pub mod flow_pages;
 pub mod portal;
 pub mod recovery;

@@ -175,7 +175,7 @@ pub async fn user_portal(
     Ok(html_page(html))
 }
 
-fn device_label(class: crate::model::DeviceClass) -> &'static str {
+pub(super) fn device_label(class: crate::model::DeviceClass) -> &'static str {
     match class {
         crate::model::DeviceClass::Totp => "Authenticator app",
         crate::model::DeviceClass::Static => "Recovery codes",
