@@ -19,6 +19,7 @@ mod bootstrap;
 mod brands;
 mod cli;
 mod config;
+mod devices_page;
 mod email;
 mod enrollment;
 mod executor_login;
