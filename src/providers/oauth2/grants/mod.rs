@@ -268,7 +268,9 @@ pub(crate) fn amr(methods: &[String]) -> Vec<String> {
             "password" => "pwd".to_owned(),
             "token" | "app_password" => "pwd".to_owned(),
             "webauthn" => "hwk".to_owned(),
-            "totp" => "otp".to_owned(),
+            // One-time codes of every kind (RFC 8176 `otp`): an app's, a recovery code,
+            // a mailed code.
+            "totp" | "static" | "email" => "otp".to_owned(),
             other => other.to_owned(),
         })
         .collect()
