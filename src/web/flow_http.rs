@@ -71,7 +71,11 @@ pub fn flow_call(http: &HttpRequest, slug: String, params: &FlowParams) -> FlowC
         Some(key) => (key, None),
         None => {
             let key = random_token(32);
-            let cookie = base_cookie(FLOW_COOKIE, key.clone(), client.https, None);
+            let mut cookie = base_cookie(FLOW_COOKIE, key.clone(), client.https, None);
+            // It names the browser, and outlives a browser restart so that "remember
+            // this device" of the MFA validation stage holds as long as configured
+            // (400 days: what browsers keep a cookie at most).
+            cookie.set_max_age(CookieDuration::days(400));
             (key, Some(cookie))
         }
     };
