@@ -166,11 +166,21 @@ fn find(catalog: &Catalog, id: i64) -> Result<Provider, ApiError> {
         .ok_or(ApiError::NotFound)
 }
 
-fn find_oauth2(catalog: &Catalog, id: i64) -> Result<Provider, ApiError> {
-    find(catalog, id).and_then(|provider| match provider.is_oauth2() {
+/// The provider `id` when `is_kind` accepts its kind: each kind's path answers 404 for
+/// the others' ids, as authentik's do.
+fn find_kind(
+    catalog: &Catalog,
+    id: i64,
+    is_kind: fn(&Provider) -> bool,
+) -> Result<Provider, ApiError> {
+    find(catalog, id).and_then(|provider| match is_kind(&provider) {
         true => Ok(provider),
         false => Err(ApiError::NotFound),
     })
+}
+
+fn find_oauth2(catalog: &Catalog, id: i64) -> Result<Provider, ApiError> {
+    find_kind(catalog, id, Provider::is_oauth2)
 }
 
 #[get("/api/v3/providers/all/{id}/")]
@@ -224,10 +234,22 @@ fn conflict(error: StoreError) -> ApiError {
 }
 
 /// The provider as the rebuilt snapshot has it (with its application).
-fn saved_body(state: &AppState, provider: &Provider) -> Value {
+/// The provider as the rebuilt snapshot has it (with its application), rendered in its
+/// kind's shape.
+fn saved_with(
+    state: &AppState,
+    provider: &Provider,
+    render: impl Fn(&Catalog, &Provider) -> Value,
+) -> Value {
     let catalog = state.catalog.load();
     let current = catalog.provider(provider.id).unwrap_or(provider);
-    render_oauth2(state, &catalog, current)
+    render(&catalog, current)
+}
+
+fn saved_body(state: &AppState, provider: &Provider) -> Value {
+    saved_with(state, provider, |catalog, provider| {
+        render_oauth2(state, catalog, provider)
+    })
 }
 
 /// What the input checks see: the snapshot, the secret box and the time.

@@ -17,7 +17,9 @@ use super::super::field_errors::FieldErrors;
 use super::super::nullable::present;
 use super::super::pagination::{ListParams, paginate_in_memory};
 use super::input::{self, Context, ProviderInput, Write, choice};
-use super::{ORDERINGS, context, find, matches_search, order, render, store_provider};
+use super::{
+    ORDERINGS, context, find_kind, matches_search, order, render, saved_with, store_provider,
+};
 
 pub fn routes(config: &mut ServiceConfig) {
     config
@@ -210,10 +212,7 @@ pub fn render_ldap(catalog: &Catalog, provider: &Provider) -> Value {
 }
 
 fn find_ldap(catalog: &Catalog, id: i64) -> Result<Provider, ApiError> {
-    find(catalog, id).and_then(|provider| match provider.ldap() {
-        Some(_) => Ok(provider),
-        None => Err(ApiError::NotFound),
-    })
+    find_kind(catalog, id, |provider| provider.ldap().is_some())
 }
 
 #[get("/api/v3/providers/ldap/")]
@@ -249,9 +248,7 @@ pub async fn retrieve(
 }
 
 fn saved_body(state: &AppState, provider: &Provider) -> Value {
-    let catalog = state.catalog.load();
-    let current = catalog.provider(provider.id).unwrap_or(provider);
-    render_ldap(&catalog, current)
+    saved_with(state, provider, render_ldap)
 }
 
 #[post("/api/v3/providers/ldap/")]

@@ -22,7 +22,9 @@ use super::super::field_errors::FieldErrors;
 use super::super::nullable::present;
 use super::super::pagination::{ListParams, paginate_in_memory};
 use super::input::{self, Context, ProviderInput, Write, choice};
-use super::{ORDERINGS, context, find, matches_search, order, render, store_provider};
+use super::{
+    ORDERINGS, context, find_kind, matches_search, order, render, saved_with, store_provider,
+};
 
 pub fn routes(config: &mut ServiceConfig) {
     config
@@ -294,10 +296,7 @@ pub fn render_proxy(catalog: &Catalog, provider: &Provider) -> Value {
 }
 
 fn find_proxy(catalog: &Catalog, id: i64) -> Result<Provider, ApiError> {
-    find(catalog, id).and_then(|provider| match provider.proxy() {
-        Some(_) => Ok(provider),
-        None => Err(ApiError::NotFound),
-    })
+    find_kind(catalog, id, |provider| provider.proxy().is_some())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -355,9 +354,7 @@ pub async fn retrieve(
 }
 
 fn saved_body(state: &AppState, provider: &Provider) -> Value {
-    let catalog = state.catalog.load();
-    let current = catalog.provider(provider.id).unwrap_or(provider);
-    render_proxy(&catalog, current)
+    saved_with(state, provider, render_proxy)
 }
 
 #[post("/api/v3/providers/proxy/")]
