@@ -177,7 +177,12 @@ pub async fn start(
         secret_box: secret_box.clone(),
         directories: Default::default(),
     });
-    let (ldap, ldap_addr, ldaps_addr) = start_ldap(&settings, &data_dir, ldap_services).await?;
+    // One certificate for HTTPS, LDAPS and StartTLS: read (or made) once at start.
+    let listen = &settings.listen;
+    let tls = (listen.https.is_some() || listen.ldap.is_some() || listen.ldaps.is_some())
+        .then(|| crate::crypto::tls::load_or_create_server_config(&data_dir.join("tls")))
+        .transpose()?;
+    let (ldap, ldap_addr, ldaps_addr) = start_ldap(&settings, tls.as_ref(), ldap_services).await?;
     let settings = Arc::new(settings);
     let state_hasher = hasher.clone();
     let state_db = db.clone();
@@ -200,7 +205,7 @@ pub async fn start(
         oauth,
     });
 
-    let (server, http_addr, https_addr) = build_server(&settings, state, &data_dir)?;
+    let (server, http_addr, https_addr) = build_server(&settings, state, tls.as_ref())?;
     let handle = server.handle();
     let server = tokio::spawn(server);
     let worker = tokio::spawn(crate::tasks::run(
@@ -235,15 +240,16 @@ pub async fn start(
 /// TLS certificate (`data/tls/`).
 async fn start_ldap(
     settings: &Settings,
-    data_dir: &Path,
+    tls: Option<&Arc<rustls::ServerConfig>>,
     services: Arc<crate::providers::ldap::LdapServices>,
 ) -> anyhow::Result<(Vec<JoinHandle<()>>, Option<SocketAddr>, Option<SocketAddr>)> {
     use crate::providers::ldap::server::{Limits, Transport, serve};
-    if settings.listen.ldap.is_none() && settings.listen.ldaps.is_none() {
+    let Some(tls) =
+        tls.filter(|_| settings.listen.ldap.is_some() || settings.listen.ldaps.is_some())
+    else {
         return Ok((Vec::new(), None, None));
-    }
-    let tls = crate::crypto::tls::load_or_create_server_config(&data_dir.join("tls"))?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(tls));
     let mut tasks = Vec::new();
     let mut bind =
         async |addr: SocketAddr, key: &str, transport: Transport| -> anyhow::Result<SocketAddr> {
@@ -315,7 +321,7 @@ type Bound = (
 fn build_server(
     settings: &Settings,
     state: Data<AppState>,
-    data_dir: &Path,
+    tls: Option<&Arc<rustls::ServerConfig>>,
 ) -> anyhow::Result<Bound> {
     let mut server = HttpServer::new(move || {
         App::new()
@@ -334,10 +340,9 @@ fn build_server(
             .bind(addr)
             .with_context(|| format!("listen.http: cannot listen on {addr}"))?;
     }
-    if let Some(addr) = settings.listen.https {
-        let tls = crate::crypto::tls::load_or_create_server_config(&data_dir.join("tls"))?;
+    if let (Some(addr), Some(tls)) = (settings.listen.https, tls) {
         server = server
-            .bind_rustls_0_23(addr, (*tls).clone())
+            .bind_rustls_0_23(addr, (**tls).clone())
             .with_context(|| format!("listen.https: cannot listen on {addr}"))?;
     }
     let mut http_addr = None;
