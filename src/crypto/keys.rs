@@ -255,10 +255,35 @@ pub fn build_keypair(
 }
 
 enum Signer {
-    Rsa(RsaKeyPair),
+    /// ring's key pair signs; the DER is kept for the one scheme ring cannot sign with
+    /// (RSA with SHA-1, which the `rsa` crate does when an admin chooses it for SAML).
+    Rsa(RsaKeyPair, RsaPrivateDer),
     EcP256(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
 }
+
+enum RsaPrivateDer {
+    Pkcs8(Vec<u8>),
+    Pkcs1(Vec<u8>),
+}
+
+/// Signature schemes for the protocols that name them separately from the key (XML
+/// signatures and SAML's redirect binding). ECDSA signatures come out as the fixed-size
+/// `r || s` those protocols use, not DER.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureScheme {
+    /// Legacy: only when an admin explicitly chooses SHA-1.
+    RsaPkcs1Sha1,
+    RsaPkcs1Sha256,
+    RsaPkcs1Sha384,
+    RsaPkcs1Sha512,
+    EcdsaP256Sha256,
+}
+
+/// DigestInfo prefix of a SHA-1 hash in a PKCS#1 v1.5 signature (RFC 8017, section 9.2).
+const SHA1_DIGEST_INFO: [u8; 15] = [
+    0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14,
+];
 
 /// A private key ready to sign, with its certificate's public JWK. Built once per
 /// catalog snapshot; the clear key lives only in here.
@@ -301,12 +326,14 @@ impl SigningKey {
             (KeyType::Rsa, PrivateKeyDer::Pkcs8(key)) => {
                 let pair = RsaKeyPair::from_pkcs8(key.secret_pkcs8_der()).map_err(rejected)?;
                 let public = pair.public().as_ref().to_vec();
-                (Signer::Rsa(pair), public)
+                let der = RsaPrivateDer::Pkcs8(key.secret_pkcs8_der().to_vec());
+                (Signer::Rsa(pair, der), public)
             }
             (KeyType::Rsa, PrivateKeyDer::Pkcs1(key)) => {
                 let pair = RsaKeyPair::from_der(key.secret_pkcs1_der()).map_err(rejected)?;
                 let public = pair.public().as_ref().to_vec();
-                (Signer::Rsa(pair), public)
+                let der = RsaPrivateDer::Pkcs1(key.secret_pkcs1_der().to_vec());
+                (Signer::Rsa(pair, der), public)
             }
             (KeyType::EcP256, PrivateKeyDer::Pkcs8(key)) => {
                 let pair = EcdsaKeyPair::from_pkcs8(
@@ -403,7 +430,7 @@ impl SigningKey {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let rng = SystemRandom::new();
         match &self.signer {
-            Signer::Rsa(pair) => {
+            Signer::Rsa(pair, _) => {
                 let mut signature = vec![0u8; pair.public().modulus_len()];
                 pair.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut signature)
                     .map_err(|_| KeyError::Sign)?;
@@ -416,6 +443,60 @@ impl SigningKey {
             Signer::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
         }
     }
+
+    /// Signs `message` with a scheme the caller names (XML-DSig's SignatureMethod, SAML's
+    /// SigAlg). `Sign` when the scheme does not fit the key (ECDSA with an RSA key, any
+    /// scheme with Ed25519).
+    pub fn sign_with(&self, scheme: SignatureScheme, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let rng = SystemRandom::new();
+        let ring_rsa = |pair: &RsaKeyPair, padding: &'static dyn signature::RsaEncoding| {
+            let mut signature = vec![0u8; pair.public().modulus_len()];
+            pair.sign(padding, &rng, message, &mut signature)
+                .map_err(|_| KeyError::Sign)?;
+            Ok(signature)
+        };
+        match (&self.signer, scheme) {
+            (Signer::Rsa(pair, _), SignatureScheme::RsaPkcs1Sha256) => {
+                ring_rsa(pair, &signature::RSA_PKCS1_SHA256)
+            }
+            (Signer::Rsa(pair, _), SignatureScheme::RsaPkcs1Sha384) => {
+                ring_rsa(pair, &signature::RSA_PKCS1_SHA384)
+            }
+            (Signer::Rsa(pair, _), SignatureScheme::RsaPkcs1Sha512) => {
+                ring_rsa(pair, &signature::RSA_PKCS1_SHA512)
+            }
+            (Signer::Rsa(_, der), SignatureScheme::RsaPkcs1Sha1) => rsa_sha1_sign(der, message),
+            (Signer::EcP256(pair), SignatureScheme::EcdsaP256Sha256) => pair
+                .sign(&rng, message)
+                .map(|sig| sig.as_ref().to_vec())
+                .map_err(|_| KeyError::Sign),
+            _ => Err(KeyError::Sign),
+        }
+    }
+}
+
+/// RSA PKCS#1 v1.5 with SHA-1 through the `rsa` crate (ring signs SHA-1 with nothing).
+/// The key is decoded for each signature: SHA-1 is a rare legacy choice, not a hot path.
+fn rsa_sha1_sign(der: &RsaPrivateDer, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    let key = match der {
+        RsaPrivateDer::Pkcs8(der) => {
+            rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| e.to_string())
+        }
+        RsaPrivateDer::Pkcs1(der) => {
+            rsa::RsaPrivateKey::from_pkcs1_der(der).map_err(|e| e.to_string())
+        }
+    }
+    .map_err(KeyError::PrivateKey)?;
+    let hash = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, message);
+    let padding = rsa::Pkcs1v15Sign {
+        hash_len: Some(hash.as_ref().len()),
+        prefix: SHA1_DIGEST_INFO.to_vec().into_boxed_slice(),
+    };
+    // With an RNG the private operation is blinded.
+    key.sign_with_rng(&mut rsa::rand_core::OsRng, padding, hash.as_ref())
+        .map_err(|_| KeyError::Sign)
 }
 
 #[cfg(test)]
@@ -547,6 +628,57 @@ mod tests {
             32
         );
         assert!(jwk.get("y").is_none());
+    }
+
+    #[test]
+    fn sign_with_named_schemes_verifies_with_ring() {
+        let message = b"signed info";
+        let (rsa_pair, rsa) = pair(KeyType::Rsa);
+        let der = certificate_der(&rsa_pair.certificate_pem).unwrap();
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        let public = cert.public_key().subject_public_key.data.to_vec();
+        for (scheme, verifier) in [
+            (
+                SignatureScheme::RsaPkcs1Sha1,
+                &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            ),
+            (
+                SignatureScheme::RsaPkcs1Sha256,
+                &signature::RSA_PKCS1_2048_8192_SHA256,
+            ),
+            (
+                SignatureScheme::RsaPkcs1Sha512,
+                &signature::RSA_PKCS1_2048_8192_SHA512,
+            ),
+        ] {
+            let sig = rsa.sign_with(scheme, message).unwrap();
+            signature::UnparsedPublicKey::new(verifier, &public)
+                .verify(message, &sig)
+                .unwrap();
+        }
+        assert_eq!(
+            rsa.sign_with(SignatureScheme::EcdsaP256Sha256, message),
+            Err(KeyError::Sign)
+        );
+
+        let (ec_pair, ec) = pair(KeyType::EcP256);
+        let info = inspect_certificate(&ec_pair.certificate_pem).unwrap();
+        let sig = ec
+            .sign_with(SignatureScheme::EcdsaP256Sha256, message)
+            .unwrap();
+        assert_eq!(sig.len(), 64, "r || s");
+        signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &info.public_key)
+            .verify(message, &sig)
+            .unwrap();
+        assert_eq!(
+            ec.sign_with(SignatureScheme::RsaPkcs1Sha256, message),
+            Err(KeyError::Sign)
+        );
+        let (_, ed) = pair(KeyType::Ed25519);
+        assert_eq!(
+            ed.sign_with(SignatureScheme::EcdsaP256Sha256, message),
+            Err(KeyError::Sign)
+        );
     }
 
     #[test]

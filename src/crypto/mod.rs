@@ -12,7 +12,7 @@ pub mod tls;
 
 pub use digest::{constant_time_eq, hmac_sha256_hex, sha256_hex};
 pub use jws::{JwsError, verify_jwt};
-pub use keys::{CertificateInfo, KeyError, SigningKey};
+pub use keys::{CertificateInfo, KeyError, SignatureScheme, SigningKey};
 pub use password::{PasswordHasher, PasswordParams};
 pub use random::random_token;
 pub use secret_box::SecretBox;

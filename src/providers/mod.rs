@@ -4,3 +4,4 @@
 pub mod ldap;
 pub mod oauth2;
 pub mod proxy;
+pub mod saml;
