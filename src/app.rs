@@ -176,6 +176,8 @@ pub async fn start(
         hasher: hasher.clone(),
         secret_box: secret_box.clone(),
         directories: Default::default(),
+        flows: flows.clone(),
+        bind_cache: Default::default(),
     });
     // One certificate for HTTPS, LDAPS and StartTLS: read (or made) once at start.
     let listen = &settings.listen;

@@ -144,9 +144,29 @@ impl FlowEngine {
         execution: &mut FlowExecution,
         session: &mut SessionChange,
     ) -> FlowResult<FlowStep> {
+        match self
+            .run_stages(catalog, flow, request, execution, session)
+            .await?
+        {
+            StageStep::Next => self.finish(flow, execution, request).await,
+            other => self.settle(flow, request, execution, other).await,
+        }
+    }
+
+    /// Enters stages from the current position until one answers something other than
+    /// `Next` (a challenge, a denial, a redirect), which is returned; `Next` when the
+    /// plan has ended. Nothing is stored here.
+    pub(super) async fn run_stages(
+        &self,
+        catalog: &Catalog,
+        flow: &Flow,
+        request: &FlowRequest,
+        execution: &mut FlowExecution,
+        session: &mut SessionChange,
+    ) -> FlowResult<StageStep> {
         loop {
             let Some(stage_id) = execution.current_stage() else {
-                return self.finish(flow, execution, request).await;
+                return Ok(StageStep::Next);
             };
             let stage = catalog
                 .stage(stage_id)
@@ -170,7 +190,7 @@ impl FlowEngine {
             };
             match outcome {
                 StageStep::Next => execution.position += 1,
-                other => return self.settle(flow, request, execution, other).await,
+                other => return Ok(other),
             }
         }
     }

@@ -116,6 +116,7 @@ impl Fixture {
             flow_token: None,
             base_url: "http://localhost".into(),
             initial_context,
+            headless: None,
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod challenge;
 pub mod engine;
 pub mod execution;
+pub mod headless;
 #[cfg(test)]
 mod journeys;
 pub mod planner;
@@ -60,6 +61,8 @@ pub struct FlowRequest {
     /// the application and its scopes under `application`); merged into the prompt data
     /// when the flow is planned.
     pub initial_context: serde_json::Map<String, serde_json::Value>,
+    /// The protocol running this flow without a browser (`ldap`), see `headless`.
+    pub headless: Option<&'static str>,
 }
 
 /// What the transport must do with the browser's session cookie.

@@ -69,10 +69,14 @@ pub(super) async fn plan(
         }
     }
     // A redirect stage of another flow may have handed its context over to this one.
+    // (Headless runs have no browser to hand over from; skipping saves a Kv write.)
     let handoff_key = super::execution::execution_key(&request.browser_key, &flow.slug);
-    let handed_over: Option<FlowContext> = services
-        .ephemeral
-        .take(super::stages::redirect::HANDOFF_NAMESPACE, &handoff_key)?;
+    let handed_over: Option<FlowContext> = match request.headless {
+        Some(_) => None,
+        None => services
+            .ephemeral
+            .take(super::stages::redirect::HANDOFF_NAMESPACE, &handoff_key)?,
+    };
     if let Some(handed_over) = handed_over {
         context.pending_user = context.pending_user.or(handed_over.pending_user);
         context.prompt_data.extend(handed_over.prompt_data);

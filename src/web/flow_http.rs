@@ -92,6 +92,7 @@ pub fn flow_call(http: &HttpRequest, slug: String, params: &FlowParams) -> FlowC
             flow_token: resolved.flow_token,
             base_url: client.base_url(),
             initial_context: serde_json::Map::new(),
+            headless: None,
         },
         new_flow_cookie,
         client,

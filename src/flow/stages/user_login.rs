@@ -52,6 +52,17 @@ async fn log_in(
     };
     let lifetime = duration.saturating_add(extra);
     let methods = call.execution.context.methods.clone();
+    if let Some(protocol) = call.request.headless {
+        // A headless run (an LDAP bind) proves the user to its protocol; no browser
+        // session is started, and the record is written after the answer has gone.
+        let write = login_record(call, &user, &methods, Some(protocol));
+        tokio::spawn(async move {
+            if let Err(error) = write.await {
+                tracing::warn!(%error, "recording a headless login failed");
+            }
+        });
+        return Ok(StageStep::Next);
+    }
     let (token, _) = call.services.sessions.create(
         user.id,
         &call.request.client,
@@ -61,12 +72,31 @@ async fn log_in(
     if let Some(previous) = &call.request.session {
         call.services.sessions.revoke_digest(&previous.digest)?;
     }
+    login_record(call, &user, &methods, None).await?;
+    *call.session_change = SessionChange::Started {
+        token,
+        max_age_secs: (lifetime > 0).then_some(lifetime),
+    };
+    Ok(StageStep::Next)
+}
+
+/// Writes the user's last login and the `login` event (authentik's context: the method,
+/// the flow, the second factors used, and the protocol of a headless run).
+fn login_record(
+    call: &StageCall<'_>,
+    user: &crate::model::User,
+    methods: &[String],
+    protocol: Option<&str>,
+) -> impl std::future::Future<Output = FlowResult<()>> + Send + 'static {
     let now = call.services.ephemeral.now();
     let user_id = user.id;
     let auth_method = methods.first().map(String::as_str).unwrap_or("flow");
     let mut context = serde_json::Map::new();
     context.insert("auth_method".into(), json!(auth_method));
     context.insert("flow".into(), json!(call.request.slug));
+    if let Some(protocol) = protocol {
+        context.insert("protocol".into(), json!(protocol));
+    }
     let mfa_devices = &call.execution.context.mfa_devices;
     if !mfa_devices.is_empty() {
         // authentik's shape: the second factors used go under `auth_method_args`.
@@ -77,20 +107,17 @@ async fn log_in(
     }
     let event = call.services.events.prepare(
         EventAction::Login,
-        Some(&user),
+        Some(user),
         call.request.client.ip.as_deref(),
         serde_json::Value::Object(context),
     );
-    call.services
-        .db
-        .write(move |tx| {
+    let db = call.services.db.clone();
+    async move {
+        db.write(move |tx| {
             tx.set_last_login(user_id, now)?;
             tx.insert_event(&event)
         })
         .await?;
-    *call.session_change = SessionChange::Started {
-        token,
-        max_age_secs: (lifetime > 0).then_some(lifetime),
-    };
-    Ok(StageStep::Next)
+        Ok(())
+    }
 }

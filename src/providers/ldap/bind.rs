@@ -1,29 +1,35 @@
-//! Simple binds, checked as the provider's bind flow (the default authentication flow)
-//! checks a sign-in, without a browser: the user (by DN, or a bare username), the
-//! password or one of the user's app passwords/API tokens (service accounts bind with
-//! those), the second factor when the user has one (`password;123456` when the
-//! provider's `mfa_support` is on), and the application's policies. Failures share the
-//! reputation score with the web sign-in and look the same from outside.
+//! Simple binds. The user (by DN, or a bare username) proves themselves by running the
+//! provider's bind flow headless — the default authentication flow unless another is
+//! chosen — with the password and, when the provider's `mfa_support` is on, the code
+//! after `;` (`password;123456`) as answers; or with one of their app passwords/API
+//! tokens (service accounts bind with those). Then the application's policies decide.
+//! Failures share the reputation score with the web sign-in and look the same from
+//! outside. In the `cached` bind mode a success is remembered for a while (see
+//! `bind_cache`).
 
 use std::net::IpAddr;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::crypto::sha256_hex;
 use crate::directory::access;
-use crate::mfa::validate::{CodeCheck, check_code};
-use crate::model::{DeviceClass, EventAction, LdapProvider, Provider, TokenIntent, User, UserId};
+use crate::flow::FlowRequest;
+use crate::flow::challenge::StageResponse;
+use crate::flow::headless::Headless;
+use crate::model::{
+    EventAction, Group, LdapAccessMode, LdapProvider, Provider, TokenIntent, UserId,
+};
+use crate::policy::PolicyRequest;
 use crate::policy::reputation::DEFAULT_THRESHOLD;
-use crate::store::DeviceFilter;
+use crate::session::ClientInfo;
 
 use super::LdapServices;
 use super::dn;
 
 /// What a bind came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum BindOutcome {
-    /// The user and their username (for the DN WhoAmI answers with).
-    Bound(UserId, String),
+    Bound(Proven),
     /// invalidCredentials, with the message the client sees.
     Refused(&'static str),
 }
@@ -69,6 +75,15 @@ fn split_code(password: &str, mfa_support: bool) -> (&str, Option<&str>) {
     }
 }
 
+/// Who a successful bind proved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proven {
+    pub user: UserId,
+    pub username: String,
+    /// The user's groups with their ancestors (for the search permission).
+    pub groups: Vec<Group>,
+}
+
 pub async fn bind(
     services: &LdapServices,
     provider: &Provider,
@@ -81,45 +96,48 @@ pub async fn bind(
     let Some(username) = username_of(bind_dn, &base) else {
         return BindOutcome::Refused(INVALID);
     };
-    let reputation = services.policies.reputation();
-    let locked_out = reputation.is_locked_out(&username, client_ip, DEFAULT_THRESHOLD);
     let (secret, code) = split_code(password, ldap.mfa_support);
-    let outcome = check(
-        services, provider, &username, secret, code, locked_out, client_ip,
-    )
-    .await;
-    let ip = client_ip.map(|ip| ip.to_string());
-    match &outcome {
-        Ok(user) => {
-            let _ = reputation.record_success(&username, client_ip);
-            services
-                .events
-                .record(
-                    EventAction::Login,
-                    Some(user),
-                    ip.as_deref(),
-                    json!({"method": "ldap", "provider": provider.name}),
-                )
-                .await;
-            BindOutcome::Bound(user.id, user.username.as_str().to_owned())
+    let cached = ldap.bind_mode == LdapAccessMode::Cached;
+    let epoch = services.sessions.identity_epoch();
+    if cached {
+        if let Some(proven) = services
+            .bind_cache
+            .get(provider.id, &username, secret, epoch)
+        {
+            return BindOutcome::Bound(proven);
+        }
+    }
+    match check(services, provider, &username, secret, code, client_ip).await {
+        Ok(proven) => {
+            if cached {
+                services
+                    .bind_cache
+                    .put(provider.id, &username, secret, epoch, &proven);
+            }
+            BindOutcome::Bound(proven)
         }
         Err((reason, message)) => {
-            let _ = reputation.record_failure(&username, client_ip);
-            services
-                .events
-                .record(
-                    EventAction::LoginFailed,
-                    None,
-                    ip.as_deref(),
-                    json!({"method": "ldap", "provider": provider.name, "username": username, "reason": reason}),
-                )
-                .await;
+            // Written after the answer: the failure is the client's to wait for, not
+            // the event's. (A wrong password is recorded by the password stage itself.)
+            if reason != WRONG_PASSWORD {
+                let events = services.events.clone();
+                let context = json!({"method": "ldap", "provider": provider.name,
+                                     "username": username, "reason": reason});
+                let ip = client_ip.map(|ip| ip.to_string());
+                tokio::spawn(async move {
+                    events
+                        .record(EventAction::LoginFailed, None, ip.as_deref(), context)
+                        .await;
+                });
+            }
             BindOutcome::Refused(message)
         }
     }
 }
 
-type Checked = Result<User, (&'static str, &'static str)>;
+type Checked = Result<Proven, (&'static str, &'static str)>;
+
+const WRONG_PASSWORD: &str = "wrong password";
 
 async fn check(
     services: &LdapServices,
@@ -127,111 +145,150 @@ async fn check(
     username: &str,
     secret: &str,
     code: Option<&str>,
-    locked_out: bool,
     client_ip: Option<IpAddr>,
 ) -> Checked {
-    let lookup = username.to_owned();
-    let digest = sha256_hex(secret.as_bytes());
-    let now = services.clock.now();
-    let (user, token_ok) = services
+    let user = match machine_credential(services, username, secret, client_ip).await? {
+        Some(user) => user,
+        None => run_bind_flow(services, provider, username, secret, code, client_ip).await?,
+    };
+    let (user, groups) = services
         .db
         .read(move |tx| {
-            let user = tx.user_by_username(&lookup)?;
-            let token_ok = match (&user, tx.token_by_key_digest(&digest)?) {
-                (Some(user), Some(token)) => {
-                    token.user == user.id
-                        && matches!(token.intent, TokenIntent::AppPassword | TokenIntent::Api)
-                        && !token.is_expired(now)
-                }
-                _ => false,
-            };
-            Ok((user, token_ok))
+            let groups = crate::directory::groups_with_ancestors(tx, user)?;
+            Ok((tx.user_by_id(user)?, groups))
         })
         .await
         .map_err(|_| ("storage error", INVALID))?;
-    // The same argon2 work whether or not the user exists (no enumeration by timing).
-    let hash = user
-        .as_ref()
-        .filter(|user| user.is_active && !locked_out)
-        .and_then(|user| user.password_hash.clone());
-    let password_ok =
-        !token_ok && !secret.is_empty() && services.hasher.verify(secret.to_owned(), hash).await;
-    let Some(user) = user else {
-        return Err(("unknown user", INVALID));
+    let user = user.ok_or(("user gone", INVALID))?;
+    let catalog = services.catalog.load();
+    let Some(application) = catalog.application_of_provider(provider.id) else {
+        return Err(("provider without application", INVALID));
     };
-    if locked_out {
+    let request = PolicyRequest {
+        user: Some(user.clone()),
+        groups: groups.clone(),
+        client_ip,
+        http_headers: Default::default(),
+        context: serde_json::Map::new(),
+    };
+    let result = access::user_may_access(&services.policies, &catalog, application, &request).await;
+    if !result.passing {
+        return Err(("access denied", "Access denied"));
+    }
+    Ok(Proven {
+        user: user.id,
+        username: user.username.as_str().to_owned(),
+        groups,
+    })
+}
+
+/// App passwords and API tokens are machine credentials: they bind without the flow and
+/// without a second factor, as in authentik (service accounts have nothing else).
+/// `None` when `secret` is not one of the user's tokens.
+async fn machine_credential(
+    services: &LdapServices,
+    username: &str,
+    secret: &str,
+    client_ip: Option<IpAddr>,
+) -> Result<Option<UserId>, (&'static str, &'static str)> {
+    let lookup = username.to_owned();
+    let digest = sha256_hex(secret.as_bytes());
+    let now = services.clock.now();
+    let user = services
+        .db
+        .read(move |tx| {
+            let Some(token) = tx.token_by_key_digest(&digest)? else {
+                return Ok(None);
+            };
+            let usable = matches!(token.intent, TokenIntent::AppPassword | TokenIntent::Api)
+                && !token.is_expired(now);
+            let user = tx.user_by_id(token.user)?;
+            Ok(user.filter(|user| usable && user.username.as_str() == lookup))
+        })
+        .await
+        .map_err(|_| ("storage error", INVALID))?;
+    let Some(user) = user else {
+        return Ok(None);
+    };
+    let reputation = services.policies.reputation();
+    if reputation.is_locked_out(username, client_ip, DEFAULT_THRESHOLD) {
         return Err(("locked out by reputation", INVALID));
     }
     if !user.is_active {
         return Err(("inactive user", INVALID));
     }
-    let interactive = user.user_type.can_sign_in_interactively();
-    if !(token_ok || (password_ok && interactive)) {
-        return Err(("wrong password", INVALID));
-    }
-    // App passwords and tokens are the machine credentials: no second factor on them, as
-    // authentik. A password needs the user's code when they have a code device.
-    if password_ok {
-        second_factor(services, &user, code).await?;
-    }
-    let catalog = services.catalog.load();
-    let Some(application) = catalog.application_of_provider(provider.id) else {
-        return Err(("provider without application", INVALID));
-    };
-    let request = access::access_request(&services.db, &user, client_ip)
-        .await
-        .map_err(|_| ("storage error", INVALID))?;
-    let result = access::user_may_access(&services.policies, &catalog, application, &request).await;
-    if !result.passing {
-        return Err(("access denied", "Access denied"));
-    }
-    Ok(user)
+    let _ = reputation.record_success(username, client_ip);
+    Ok(Some(user.id))
 }
 
-async fn second_factor(
+/// Runs the provider's bind flow headless, answering its stages from the bind: the
+/// username, the password, the code after `;`. Reputation, events and the checks of
+/// each stage are the flow's own, as for a sign-in in a browser.
+async fn run_bind_flow(
     services: &LdapServices,
-    user: &User,
+    provider: &Provider,
+    username: &str,
+    secret: &str,
     code: Option<&str>,
-) -> Result<(), (&'static str, &'static str)> {
-    let classes = [DeviceClass::Totp, DeviceClass::Static];
-    let id = user.id;
-    let has_devices = services
-        .db
-        .read(move |tx| {
-            Ok(tx
-                .devices(DeviceFilter {
-                    user: Some(id),
-                    confirmed: Some(true),
-                    ..DeviceFilter::default()
-                })?
-                .iter()
-                .any(|device| classes.contains(&device.class())))
-        })
-        .await
-        .map_err(|_| ("storage error", INVALID))?;
-    if !has_devices {
-        return Ok(());
-    }
-    let Some(code) = code else {
-        return Err((
-            "code missing",
-            "This account needs a second factor: append ;<code> to the password",
-        ));
+    client_ip: Option<IpAddr>,
+) -> Result<UserId, (&'static str, &'static str)> {
+    let catalog = services.catalog.load();
+    let Some(flow) = catalog.flow_by_id(provider.authorization_flow) else {
+        return Err(("bind flow missing", INVALID));
     };
-    let now = services.clock.now();
-    match check_code(
-        &services.db,
-        &services.secret_box,
-        now,
-        user.id,
-        code,
-        &classes,
-    )
-    .await
-    {
-        Ok(CodeCheck::Valid { .. }) | Ok(CodeCheck::NoDevices) => Ok(()),
-        Ok(CodeCheck::Invalid) => Err(("wrong code", INVALID)),
-        Err(_) => Err(("storage error", INVALID)),
+    let request = FlowRequest {
+        slug: flow.slug.clone(),
+        browser_key: crate::crypto::random_token(16),
+        session: None,
+        client: ClientInfo {
+            ip: client_ip.map(|ip| ip.to_string()),
+            user_agent: "gatehouse-ldap".into(),
+        },
+        next: None,
+        setup_token: None,
+        invitation_token: None,
+        flow_token: None,
+        base_url: String::new(),
+        initial_context: serde_json::Map::new(),
+        headless: Some("ldap"),
+    };
+    let answer = |challenge: &Value| -> Option<StageResponse> {
+        let mut response = StageResponse::new();
+        match challenge.get("component").and_then(Value::as_str)? {
+            "ak-stage-identification" => {
+                response.insert("uid_field".into(), json!(username));
+                response.insert("password".into(), json!(secret));
+            }
+            "ak-stage-password" => {
+                response.insert("password".into(), json!(secret));
+            }
+            "ak-stage-authenticator-validate" => {
+                response.insert("code".into(), json!(code?));
+            }
+            "ak-stage-user-login" => {
+                response.insert("remember_me".into(), json!(false));
+            }
+            _ => return None,
+        }
+        Some(response)
+    };
+    match services.flows.run_headless(&request, answer).await {
+        Ok(Headless::Authenticated { user, .. }) => Ok(user),
+        Ok(Headless::Refused(_)) => Err((WRONG_PASSWORD, INVALID)),
+        Ok(Headless::Unanswerable(component)) if component == "ak-stage-authenticator-validate" => {
+            Err((
+                "code missing",
+                "This account needs a second factor: append ;<code> to the password",
+            ))
+        }
+        Ok(Headless::Unanswerable(component)) => {
+            tracing::info!(%component, flow = %flow.slug, "ldap: the bind flow has a stage a bind cannot answer");
+            Err(("bind flow needs a browser", INVALID))
+        }
+        Err(error) => {
+            tracing::error!(%error, "ldap: the bind flow failed");
+            Err(("flow error", INVALID))
+        }
     }
 }
 

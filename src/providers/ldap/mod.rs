@@ -13,6 +13,7 @@ use crate::session::Sessions;
 use crate::store::{CatalogHandle, Db};
 
 pub mod bind;
+pub mod bind_cache;
 pub mod directory;
 pub mod dn;
 pub mod entry;
@@ -20,6 +21,7 @@ pub mod filter;
 pub mod search;
 pub mod server;
 pub mod view;
+pub mod wire;
 
 /// What binds and searches use; built once in `app.rs`.
 pub struct LdapServices {
@@ -33,6 +35,9 @@ pub struct LdapServices {
     pub hasher: PasswordHasher,
     pub secret_box: SecretBox,
     pub directories: directory::Directories,
+    /// Runs bind flows headless.
+    pub flows: crate::flow::engine::FlowEngine,
+    pub bind_cache: bind_cache::BindCache,
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 //! and each entry is returned with the attributes asked for (`*` all user attributes,
 //! `+` the operational ones, `1.1` none, names in any case).
 
-use ldap3_proto::proto::{LdapFilter, LdapPartialAttribute, LdapSearchScope};
+use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 
 use super::dn;
-use super::entry::Entry;
+use super::entry::{Attribute, Entry};
 use super::filter::matches;
 use super::view::DirectoryView;
 
@@ -69,28 +69,37 @@ impl DirectoryView {
     }
 }
 
-/// The attributes of `entry` a search asked for, ready for the wire.
-pub fn selected(entry: &Entry, requested: &[String]) -> Vec<LdapPartialAttribute> {
-    let all_user = requested.is_empty() || requested.iter().any(|name| name == "*");
-    let all_operational = requested.iter().any(|name| name == "+");
-    entry
-        .attributes
-        .iter()
-        .filter(|attribute| {
-            let named = requested
+/// Which attributes a search asked for: `*` (or nothing) all user attributes, `+` the
+/// operational ones, `1.1` none, and names in any case. Parsed once per search.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    all_user: bool,
+    all_operational: bool,
+    /// Lowercased.
+    named: Vec<String>,
+}
+
+impl Selection {
+    pub fn new(requested: &[String]) -> Selection {
+        Selection {
+            all_user: requested.is_empty() || requested.iter().any(|name| name == "*"),
+            all_operational: requested.iter().any(|name| name == "+"),
+            named: requested
                 .iter()
-                .any(|name| name.eq_ignore_ascii_case(&attribute.lower));
-            named
-                || (attribute.operational && all_operational)
-                || (!attribute.operational && all_user)
-        })
-        .map(|attribute| LdapPartialAttribute {
-            atype: attribute.name.clone(),
-            vals: attribute
-                .values
-                .iter()
-                .map(|value| value.as_bytes().to_vec())
+                .map(|name| name.to_ascii_lowercase())
                 .collect(),
+        }
+    }
+
+    /// The attributes of `entry` this selection takes, in the entry's order.
+    pub fn of<'e>(&'e self, entry: &'e Entry) -> impl Iterator<Item = &'e Attribute> + Clone {
+        entry.attributes.iter().filter(move |attribute| {
+            let by_kind = if attribute.operational {
+                self.all_operational
+            } else {
+                self.all_user
+            };
+            by_kind || self.named.contains(&attribute.lower)
         })
-        .collect()
+    }
 }

@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use ldap3_proto::LdapCodec;
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
     LdapBindCred, LdapBindResponse, LdapExtendedResponse, LdapMsg, LdapOp, LdapResult,
-    LdapResultCode, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
+    LdapResultCode, LdapSearchRequest, LdapSearchScope,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -20,14 +19,15 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 
-use crate::model::{Provider, ProviderId, UserId};
+use crate::model::{Provider, ProviderId};
 
 use super::LdapServices;
 use super::bind::{BindOutcome, bind};
 use super::dn;
 use super::entry::Entry;
-use super::search::{Found, Query, selected};
+use super::search::{Found, Query, Selection};
 use super::view::ViewSettings;
+use super::wire::{Outgoing, WireCodec, write_entry};
 
 /// Limits every listener applies.
 #[derive(Debug, Clone, Copy)]
@@ -120,8 +120,8 @@ struct Bound {
     can_search: bool,
 }
 
-fn framed<S: AsyncRead + AsyncWrite>(stream: S, limits: Limits) -> Framed<S, LdapCodec> {
-    Framed::new(stream, LdapCodec::new(Some(limits.max_message_bytes), None))
+fn framed<S: AsyncRead + AsyncWrite>(stream: S, limits: Limits) -> Framed<S, WireCodec> {
+    Framed::new(stream, WireCodec::new(limits.max_message_bytes))
 }
 
 async fn handshake(
@@ -179,7 +179,7 @@ enum Next {
 }
 
 async fn run<S: AsyncRead + AsyncWrite + Unpin>(
-    framed: &mut Framed<S, LdapCodec>,
+    framed: &mut Framed<S, WireCodec>,
     peer: SocketAddr,
     services: &LdapServices,
     limits: Limits,
@@ -197,14 +197,14 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         };
         let msgid = message.msgid;
         let mut next = None;
-        let answers = match message.op {
+        let answers: Vec<Outgoing> = match message.op {
             LdapOp::UnbindRequest => return Next::Close,
             LdapOp::AbandonRequest(_) => Vec::new(),
             LdapOp::BindRequest(request) => {
                 let (answer, now_bound) =
                     handle_bind(services, msgid, &request.dn, request.cred, peer.ip()).await;
                 *bound = now_bound;
-                vec![answer]
+                vec![answer.into()]
             }
             LdapOp::SearchRequest(request) => {
                 search(
@@ -219,27 +219,35 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             }
             LdapOp::ExtendedRequest(request) if request.name == STARTTLS_OID && starttls => {
                 next = Some(Next::StartTls);
-                vec![extended_answer(
-                    msgid,
-                    LdapResultCode::Success,
-                    String::new(),
-                    Some(STARTTLS_OID),
-                    None,
-                )]
+                vec![
+                    extended_answer(
+                        msgid,
+                        LdapResultCode::Success,
+                        String::new(),
+                        Some(STARTTLS_OID),
+                        None,
+                    )
+                    .into(),
+                ]
             }
             LdapOp::ExtendedRequest(request) => {
-                vec![extended(msgid, &request.name, bound.as_ref())]
+                vec![extended(msgid, &request.name, bound.as_ref()).into()]
             }
-            LdapOp::CompareRequest(_) => vec![result(
-                msgid,
-                LdapOp::CompareResult,
-                LdapResultCode::UnwillingToPerform,
-                "Compare is not supported; search with an equality filter instead",
-            )],
-            LdapOp::AddRequest(_) => vec![read_only(msgid, LdapOp::AddResponse)],
-            LdapOp::ModifyRequest(_) => vec![read_only(msgid, LdapOp::ModifyResponse)],
-            LdapOp::DelRequest(_) => vec![read_only(msgid, LdapOp::DelResponse)],
-            LdapOp::ModifyDNRequest(_) => vec![read_only(msgid, LdapOp::ModifyDNResponse)],
+            LdapOp::CompareRequest(_) => vec![
+                result(
+                    msgid,
+                    LdapOp::CompareResult,
+                    LdapResultCode::UnwillingToPerform,
+                    "Compare is not supported; search with an equality filter instead",
+                )
+                .into(),
+            ],
+            LdapOp::AddRequest(_) => vec![read_only(msgid, LdapOp::AddResponse).into()],
+            LdapOp::ModifyRequest(_) => vec![read_only(msgid, LdapOp::ModifyResponse).into()],
+            LdapOp::DelRequest(_) => vec![read_only(msgid, LdapOp::DelResponse).into()],
+            LdapOp::ModifyDNRequest(_) => {
+                vec![read_only(msgid, LdapOp::ModifyDNResponse).into()]
+            }
             _ => {
                 tracing::debug!(%peer, "ldap: unexpected operation; closing");
                 return Next::Close;
@@ -381,11 +389,14 @@ async fn handle_bind(
         );
     };
     match bind(services, &provider, ldap, bind_dn, &password, Some(ip)).await {
-        BindOutcome::Bound(user, username) => {
-            let can_search = may_search(services, ldap.search_group, user).await;
+        BindOutcome::Bound(proven) => {
+            let can_search = proven
+                .groups
+                .iter()
+                .any(|group| group.is_superuser || Some(group.id) == ldap.search_group);
             let dn = format!(
                 "cn={},ou=users,{}",
-                dn::escape_value(&username),
+                dn::escape_value(&proven.username),
                 ldap.base_dn
             );
             (
@@ -402,23 +413,6 @@ async fn handle_bind(
             None,
         ),
     }
-}
-
-async fn may_search(
-    services: &LdapServices,
-    search_group: Option<crate::model::GroupId>,
-    user: UserId,
-) -> bool {
-    services
-        .db
-        .read(move |tx| {
-            let groups = crate::directory::groups_with_ancestors(tx, user)?;
-            Ok(groups
-                .iter()
-                .any(|group| group.is_superuser || Some(group.id) == search_group))
-        })
-        .await
-        .unwrap_or(false)
 }
 
 fn extended(msgid: i32, name: &str, bound: Option<&Bound>) -> LdapMsg {
@@ -496,17 +490,6 @@ fn subschema() -> Entry {
     entry
 }
 
-fn entry_message(msgid: i32, entry: &Entry, attrs: &[String]) -> LdapMsg {
-    LdapMsg {
-        msgid,
-        op: LdapOp::SearchResultEntry(LdapSearchResultEntry {
-            dn: entry.dn.clone(),
-            attributes: selected(entry, attrs),
-        }),
-        ctrl: Vec::new(),
-    }
-}
-
 fn done(msgid: i32, code: LdapResultCode, message: &str, ctrl: Vec<LdapControl>) -> LdapMsg {
     let mut answer = result(msgid, LdapOp::SearchResultDone, code, message);
     answer.ctrl = ctrl;
@@ -520,7 +503,9 @@ async fn search(
     controls: &[LdapControl],
     bound: Option<&Bound>,
     limits: Limits,
-) -> Vec<LdapMsg> {
+) -> Vec<Outgoing> {
+    let refused = |code, message: &str| vec![done(msgid, code, message, Vec::new()).into()];
+    let selection = Selection::new(&request.attrs);
     let base = dn::normalize(&request.base);
     if request.scope == LdapSearchScope::Base && (base.is_empty() || base == "cn=subschema") {
         let entry = if base.is_empty() {
@@ -528,20 +513,20 @@ async fn search(
         } else {
             subschema()
         };
-        let mut answers = Vec::new();
+        let mut encoded = Vec::new();
         if super::filter::matches(&entry, &request.filter) {
-            answers.push(entry_message(msgid, &entry, &request.attrs));
+            write_entry(&mut encoded, msgid, &entry.dn, selection.of(&entry));
         }
-        answers.push(done(msgid, LdapResultCode::Success, "", Vec::new()));
-        return answers;
+        return vec![
+            Outgoing::Encoded(encoded),
+            done(msgid, LdapResultCode::Success, "", Vec::new()).into(),
+        ];
     }
     let Some(bound) = bound else {
-        return vec![done(
-            msgid,
+        return refused(
             LdapResultCode::InsufficentAccessRights,
             "Bind first: anonymous clients may read only the root DSE",
-            Vec::new(),
-        )];
+        );
     };
     let catalog = services.catalog.load();
     let Some(ldap) = catalog
@@ -549,12 +534,7 @@ async fn search(
         .and_then(Provider::ldap)
         .cloned()
     else {
-        return vec![done(
-            msgid,
-            LdapResultCode::Unavailable,
-            "The provider is gone",
-            Vec::new(),
-        )];
+        return refused(LdapResultCode::Unavailable, "The provider is gone");
     };
     let settings = ViewSettings {
         base_dn: ldap.base_dn.clone(),
@@ -570,12 +550,7 @@ async fn search(
         Ok(view) => view,
         Err(error) => {
             tracing::error!(%error, "ldap: loading the directory failed");
-            return vec![done(
-                msgid,
-                LdapResultCode::Unavailable,
-                "The directory is unavailable",
-                Vec::new(),
-            )];
+            return refused(LdapResultCode::Unavailable, "The directory is unavailable");
         }
     };
     let client_limit = usize::try_from(request.sizelimit).unwrap_or(0);
@@ -592,12 +567,10 @@ async fn search(
     let mut entries = match found {
         Found::All(entries) | Found::Truncated(entries) => entries,
         Found::NoSuchBase => {
-            return vec![done(
-                msgid,
+            return refused(
                 LdapResultCode::NoSuchObject,
                 "The base DN is not in this directory",
-                Vec::new(),
-            )];
+            );
         }
     };
     if !bound.can_search {
@@ -628,13 +601,12 @@ async fn search(
     };
     let total = entries.len();
     let end = start.saturating_add(page_size).min(total);
-    let mut answers: Vec<LdapMsg> = entries
-        .get(start.min(total)..end)
-        .unwrap_or_default()
-        .iter()
-        .map(|entry| entry_message(msgid, entry, &request.attrs))
-        .collect();
-    match paged {
+    let page = entries.get(start.min(total)..end).unwrap_or_default();
+    let mut encoded = Vec::with_capacity(page.len() * 512);
+    for entry in page {
+        write_entry(&mut encoded, msgid, &entry.dn, selection.of(entry));
+    }
+    let done = match paged {
         Some((_, _)) => {
             let cookie = if end < total {
                 end.to_string().into_bytes()
@@ -642,22 +614,20 @@ async fn search(
                 Vec::new()
             };
             let size = i64::try_from(total).unwrap_or(i64::MAX);
-            answers.push(done(
+            done(
                 msgid,
                 LdapResultCode::Success,
                 "",
                 vec![LdapControl::SimplePagedResults { size, cookie }],
-            ));
+            )
         }
-        None if end < total => {
-            answers.push(done(
-                msgid,
-                LdapResultCode::SizeLimitExceeded,
-                "Size limit exceeded",
-                Vec::new(),
-            ));
-        }
-        None => answers.push(done(msgid, LdapResultCode::Success, "", Vec::new())),
-    }
-    answers
+        None if end < total => done(
+            msgid,
+            LdapResultCode::SizeLimitExceeded,
+            "Size limit exceeded",
+            Vec::new(),
+        ),
+        None => done(msgid, LdapResultCode::Success, "", Vec::new()),
+    };
+    vec![Outgoing::Encoded(encoded), done.into()]
 }

@@ -3,7 +3,7 @@
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope, LdapSubstringFilter};
 use serde_json::json;
 
-use super::search::{Found, Query, selected};
+use super::search::{Found, Query, Selection};
 use super::view::{
     DEFAULT_BASE_DN, DEFAULT_GID_START, DEFAULT_UID_START, DirectoryView, ViewSettings,
 };
@@ -215,9 +215,9 @@ fn attribute_selection() {
         .unwrap();
     let names = |requested: &[&str]| -> Vec<String> {
         let requested: Vec<String> = requested.iter().map(|s| (*s).to_owned()).collect();
-        selected(alice, &requested)
-            .into_iter()
-            .map(|a| a.atype)
+        Selection::new(&requested)
+            .of(alice)
+            .map(|a| a.name.clone())
             .collect()
     };
     assert!(names(&[]).contains(&"mail".to_owned()));

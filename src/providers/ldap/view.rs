@@ -21,7 +21,7 @@ pub const DEFAULT_UID_START: i64 = 2000;
 pub const DEFAULT_GID_START: i64 = 4000;
 
 /// Attributes whose equality filters are answered from an index.
-const INDEXED: [&str; 5] = ["cn", "uid", "mail", "uidnumber", "gidnumber"];
+const INDEXED: [&str; 6] = ["cn", "uid", "mail", "uidnumber", "gidnumber", "objectclass"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewSettings {

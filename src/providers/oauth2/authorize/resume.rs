@@ -205,6 +205,7 @@ async fn authorization_flow(
         flow_token: None,
         base_url: resumed.browser.base_url.clone(),
         initial_context: flow_context(resumed),
+        headless: None,
     };
     let outcome = services
         .flows
