@@ -125,8 +125,12 @@ async fn apply_effects(services: &FlowServices, result: &PolicyResult) {
                     .db
                     .write(move |tx| tx.set_password_hash(user, None, now))
                     .await;
-                if let Err(error) = written {
-                    tracing::error!(%error, "could not mark an expired password unusable");
+                match written {
+                    // Remembered LDAP binds with the old password end here.
+                    Ok(()) => services.sessions.identity_changed(),
+                    Err(error) => {
+                        tracing::error!(%error, "could not mark an expired password unusable");
+                    }
                 }
             }
         }

@@ -525,3 +525,99 @@ async fn binds_need_the_second_factor_of_users_who_have_one() {
         LdapResultCode::InvalidCredentials
     );
 }
+
+#[tokio::test]
+async fn five_hundred_idle_connections_leave_the_listener_serving() {
+    let server = ldap_server().await;
+    directory(&server).await;
+    let mut idle = Vec::new();
+    for _ in 0..500 {
+        idle.push(TcpStream::connect(ldap_addr(&server)).await.unwrap());
+    }
+    // Half of them send half a message and stall.
+    for stream in idle.iter_mut().step_by(2) {
+        stream.write_all(&[0x30, 0x0c, 0x02]).await.unwrap();
+    }
+    let mut client = Client::connect(&server).await;
+    assert_eq!(
+        client.bind("alice", "alice-password-1").await.0,
+        LdapResultCode::Success
+    );
+    let (entries, code, _) = client
+        .search(
+            BASE,
+            LdapSearchScope::Subtree,
+            eq("uid", "bob"),
+            &["uid"],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(code, LdapResultCode::Success);
+    assert_eq!(entries.len(), 1);
+    drop(idle);
+}
+
+#[tokio::test]
+async fn cached_binds_are_remembered_until_something_changes() {
+    let server = ldap_server().await;
+    let (alice, _) = directory(&server).await;
+    let providers: Value = server
+        .admin_get("/api/v3/providers/ldap/")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pk = providers["results"][0]["pk"].as_i64().unwrap();
+    let patched = server
+        .admin_send(
+            Method::PATCH,
+            &format!("/api/v3/providers/ldap/{pk}/"),
+            json!({"bind_mode": "cached"}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let mut client = Client::connect(&server).await;
+    assert_eq!(
+        client.bind("alice", "alice-password-1").await.0,
+        LdapResultCode::Success
+    );
+    // From the cache now; a wrong password is still wrong.
+    assert_eq!(
+        client.bind("alice", "alice-password-1").await.0,
+        LdapResultCode::Success
+    );
+    assert_eq!(
+        client.bind("alice", "alice-password-2").await.0,
+        LdapResultCode::InvalidCredentials
+    );
+    // A new password drops the remembered bind: the old one fails at once.
+    let changed = server
+        .admin_send(
+            Method::POST,
+            &format!("/api/v3/core/users/{alice}/set_password/"),
+            json!({"password": "alice-password-2"}),
+        )
+        .await;
+    assert_eq!(changed.status(), 204);
+    assert_eq!(
+        client.bind("alice", "alice-password-1").await.0,
+        LdapResultCode::InvalidCredentials
+    );
+    assert_eq!(
+        client.bind("alice", "alice-password-2").await.0,
+        LdapResultCode::Success
+    );
+    // Deactivated: refused even though the bind was just remembered.
+    let deactivated = server
+        .admin_send(
+            Method::PATCH,
+            &format!("/api/v3/core/users/{alice}/"),
+            json!({"is_active": false}),
+        )
+        .await;
+    assert_eq!(deactivated.status(), 200);
+    assert_eq!(
+        client.bind("alice", "alice-password-2").await.0,
+        LdapResultCode::InvalidCredentials
+    );
+}

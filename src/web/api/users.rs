@@ -335,6 +335,8 @@ pub async fn set_password(
             Ok(user)
         })
         .await?;
+    // Whatever was derived from the old password (remembered LDAP binds) ends now.
+    state.sessions.identity_changed();
     state
         .events
         .record(
