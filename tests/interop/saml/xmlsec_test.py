@@ -1,0 +1,417 @@
+#!/usr/bin/env python3
+"""Interop check of gatehouse's XML signatures against xmlsec1, the reference C
+implementation of XML-DSig (libxmlsec1 on libxml2 and OpenSSL), which nobody here wrote.
+
+    python3 tests/interop/saml/xmlsec_test.py
+
+(a) gatehouse signs SAML documents and `xmlsec1 --verify` must accept them (and refuse a
+    tampered copy, so the check is not vacuous);
+(b) `xmlsec1 --sign` signs SAML templates and gatehouse's verify must accept them and
+    refuse tampered copies, copies checked with another certificate, and wrapping tricks.
+
+gatehouse's side is the cargo example `saml_xmldsig` (examples/saml_xmldsig.rs); the script
+builds it unless SAML_XMLDSIG_BIN points at a built one. Needs Debian's `xmlsec1` package.
+Standard library only. Prints one line per check and "N passed, N failed" at the end.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+ASSERTION_ID_ATTR = "--id-attr:ID", SAML + ":Assertion"
+RESPONSE_ID_ATTR = "--id-attr:ID", SAMLP + ":Response"
+REQUEST_ID_ATTR = "--id-attr:ID", SAMLP + ":AuthnRequest"
+
+passed = 0
+failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name}\n{detail}".rstrip())
+
+
+def run(args, **kwargs):
+    return subprocess.run(args, capture_output=True, text=True, **kwargs)
+
+
+def example_binary():
+    explicit = os.environ.get("SAML_XMLDSIG_BIN")
+    if explicit:
+        return explicit
+    build = run(["cargo", "build", "-q", "--example", "saml_xmldsig"], cwd=ROOT)
+    if build.returncode != 0:
+        sys.exit(f"cargo build --example saml_xmldsig failed:\n{build.stderr}")
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    return os.path.join(target, "debug", "examples", "saml_xmldsig")
+
+
+# A Response as an IdP sends it, with the content canonicalization has to get right:
+# pretty-printing whitespace, escapes, character references, non-ASCII text, a comment
+# and CDATA inside the signed assertion, xml:lang, an xsi:type QName value, a default
+# namespace and its undeclaration, attributes in no particular order.
+RESPONSE = """<?xml version="1.0" encoding="UTF-8"?>
+<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"
+    xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"
+    xmlns:xs="http://www.w3.org/2001/XMLSchema"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+    Version="2.0" ID="_r1" IssueInstant="2026-11-23T19:00:00Z"
+    Destination="https://sp.example/acs?a=1&amp;b=2" InResponseTo="_req1">
+  <saml:Issuer>https://idp.example/application/saml/app/metadata/</saml:Issuer>
+  <samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>
+  <saml:Assertion Version="2.0" ID="_a1" IssueInstant="2026-11-23T19:00:00Z">
+    <saml:Issuer>https://idp.example/application/saml/app/metadata/</saml:Issuer>
+    <saml:Subject>
+      <saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">alice@example.com</saml:NameID>
+      <saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">
+        <saml:SubjectConfirmationData NotOnOrAfter="2026-11-23T19:05:00Z" Recipient="https://sp.example/acs" InResponseTo="_req1"/>
+      </saml:SubjectConfirmation>
+    </saml:Subject>
+    <saml:Conditions NotBefore="2026-11-23T18:59:00Z" NotOnOrAfter="2026-11-23T19:05:00Z">
+      <saml:AudienceRestriction><saml:Audience>https://sp.example/</saml:Audience></saml:AudienceRestriction>
+    </saml:Conditions>
+    <saml:AttributeStatement>
+      <saml:Attribute Name="http://schemas.xmlsoap.org/claims/Group" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">
+        <saml:AttributeValue xsi:type="xs:string">admins &amp; &lt;friends&gt; "quoted" 'single'</saml:AttributeValue>
+        <saml:AttributeValue xsi:type="xs:string" xml:lang="fr">Équipe café 日本 &#x263A; &#13;cr</saml:AttributeValue>
+        <saml:AttributeValue xsi:type="xs:string"><!-- a comment -->com<![CDATA[<ment> & cdata]]>ent</saml:AttributeValue>
+      </saml:Attribute>
+      <saml:Attribute Name="note" z="last" a="first&#9;tab&#10;nl">
+        <saml:AttributeValue><x:Extra xmlns:x="urn:example:extra" xmlns="urn:example:default"><inner><plain xmlns="">text</plain></inner></x:Extra></saml:AttributeValue>
+      </saml:Attribute>
+    </saml:AttributeStatement>
+  </saml:Assertion>
+</samlp:Response>
+"""
+
+SIGNATURE_TEMPLATE = """<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#">
+      <ds:SignedInfo>
+        <ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
+        <ds:SignatureMethod Algorithm="{sigalg}"/>
+        <ds:Reference URI="#{id}">
+          <ds:Transforms>
+            <ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>
+            <ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#">{prefixes}</ds:Transform>
+          </ds:Transforms>
+          <ds:DigestMethod Algorithm="{digest}"/>
+          <ds:DigestValue/>
+        </ds:Reference>
+      </ds:SignedInfo>
+      <ds:SignatureValue/>
+      <ds:KeyInfo><ds:X509Data><ds:X509Certificate/></ds:X509Data></ds:KeyInfo>
+    </ds:Signature>"""
+
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
+
+# An SP-style AuthnRequest in the default namespace (a signed POST-binding request).
+AUTHN_REQUEST = """<?xml version="1.0"?>
+<AuthnRequest xmlns="urn:oasis:names:tc:SAML:2.0:protocol" ID="_req1" Version="2.0"
+    IssueInstant="2026-11-23T19:00:00Z" AssertionConsumerServiceURL="https://sp.example/acs"
+    Destination="https://idp.example/application/saml/app/sso/binding/post/">
+  <saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">https://sp.example/</saml:Issuer>
+  <NameIDPolicy AllowCreate="true" Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"/>
+</AuthnRequest>
+"""
+
+
+def with_template(document, after, sigalg, digest, element_id, prefixes=""):
+    """Inserts an xmlsec signature template right after the first `after` end tag."""
+    inclusive = (
+        '<ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" '
+        f'PrefixList="{prefixes}"/>'
+        if prefixes
+        else ""
+    )
+    template = SIGNATURE_TEMPLATE.format(
+        sigalg=sigalg, digest=digest, id=element_id, prefixes=inclusive
+    )
+    head, sep, tail = document.partition(after)
+    assert sep, after
+    return head + sep + "\n    " + template + tail
+
+
+def main():
+    xmlsec = shutil.which("xmlsec1")
+    if not xmlsec:
+        sys.exit("xmlsec1 is missing: apt-get install xmlsec1")
+    version = run([xmlsec, "--version"]).stdout.strip()
+    print(f"using {version}")
+    ours = example_binary()
+    work = tempfile.mkdtemp(prefix="saml-xmlsec-")
+    try:
+        interop(xmlsec, ours, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def interop(xmlsec, ours, work):
+    def path(name):
+        return os.path.join(work, name)
+
+    def write(name, text):
+        with open(path(name), "w", encoding="utf-8") as f:
+            f.write(text)
+        return path(name)
+
+    def read(name):
+        with open(path(name), encoding="utf-8") as f:
+            return f.read()
+
+    keys = {}
+    for kind in ("rsa", "ec", "other"):
+        key, cert = path(f"{kind}.key.pem"), path(f"{kind}.cert.pem")
+        result = run([ours, "keygen", "--type", "ec" if kind == "ec" else "rsa", key, cert])
+        if result.returncode != 0:
+            sys.exit(f"keygen failed: {result.stderr}")
+        keys[kind] = (key, cert)
+
+    def xmlsec_verify(name, cert, *extra):
+        return run(
+            [xmlsec, "--verify", "--pubkey-cert-pem", cert, *extra, path(name)]
+        )
+
+    def our_sign(name, out, kind, ids, *extra):
+        key, cert = keys[kind]
+        args = [ours, "sign", "--key", key, "--cert", cert]
+        for element_id in ids:
+            args += ["--id", element_id]
+        result = run(args + list(extra) + [path(name), path(out)])
+        if result.returncode != 0:
+            sys.exit(f"our sign failed: {result.stderr}")
+
+    def our_verify(name, cert, element_id=None, *extra):
+        args = [ours, "verify", "--cert", cert]
+        if element_id:
+            args += ["--id", element_id]
+        return run(args + list(extra) + [path(name)])
+
+    write("response.xml", RESPONSE)
+    write("authn.xml", AUTHN_REQUEST)
+
+    # --- (a) gatehouse signs, xmlsec1 verifies ------------------------------------------
+    cases = [
+        ("assertion RSA-SHA256", "rsa", ["_a1"], ["--alg", "rsa-sha256"], ASSERTION_ID_ATTR, []),
+        ("assertion ECDSA-P256-SHA256", "ec", ["_a1"], ["--alg", "ecdsa-sha256"], ASSERTION_ID_ATTR, []),
+        ("assertion RSA-SHA1 + SHA-1 digest", "rsa", ["_a1"], ["--alg", "rsa-sha1", "--digest", "sha1"], ASSERTION_ID_ATTR, []),
+        ("assertion RSA-SHA256 with PrefixList xs", "rsa", ["_a1"], ["--prefixes", "xs"], ASSERTION_ID_ATTR, []),
+        ("response RSA-SHA256 (assertion signed too)", "rsa", ["_a1", "_r1"], [], RESPONSE_ID_ATTR, ASSERTION_ID_ATTR),
+        ("response ECDSA-P256-SHA256 (response only)", "ec", ["_r1"], ["--alg", "ecdsa-sha256"], RESPONSE_ID_ATTR, []),
+    ]
+    for index, (name, kind, ids, extra, id_attr, more_id_attr) in enumerate(cases):
+        out = f"ours-{index}.xml"
+        our_sign("response.xml", out, kind, ids, *extra)
+        result = xmlsec_verify(out, keys[kind][1], *id_attr, *more_id_attr)
+        check(
+            f"(a) xmlsec1 accepts our {name}",
+            result.returncode == 0 and "OK" in result.stderr,
+            result.stderr,
+        )
+        if ids == ["_a1", "_r1"]:
+            # The first Signature in the document is the response's; point xmlsec1 at
+            # the assertion's too.
+            result = xmlsec_verify(
+                out,
+                keys[kind][1],
+                *id_attr,
+                *more_id_attr,
+                "--node-xpath",
+                "//*[local-name()='Assertion']/*[local-name()='Signature']",
+            )
+            check(
+                "(a) xmlsec1 accepts the inner assertion signature of our signed response",
+                result.returncode == 0 and "OK" in result.stderr,
+                result.stderr,
+            )
+        tampered = write(
+            f"ours-{index}-tampered.xml",
+            read(out).replace("alice@example.com", "admin@example.com"),
+        )
+        result = xmlsec_verify(os.path.basename(tampered), keys[kind][1], *id_attr, *more_id_attr)
+        check(
+            f"(a) xmlsec1 refuses a tampered copy of our {name}",
+            result.returncode != 0,
+            result.stdout + result.stderr,
+        )
+        result = xmlsec_verify(out, keys["other"][1], *id_attr, *more_id_attr)
+        check(
+            f"(a) xmlsec1 refuses our {name} with another certificate",
+            result.returncode != 0,
+            result.stdout + result.stderr,
+        )
+        # Our own verify agrees on our output (the same bytes xmlsec1 checked).
+        result = our_verify(out, keys[kind][1], ids[-1], "--allow-sha1")
+        check(f"(a) gatehouse accepts its own {name}", result.returncode == 0, result.stdout + result.stderr)
+
+    our_sign("authn.xml", "ours-authn.xml", "rsa", ["_req1"], "--no-keyinfo")
+    result = xmlsec_verify("ours-authn.xml", keys["rsa"][1], *REQUEST_ID_ATTR)
+    check(
+        "(a) xmlsec1 accepts our default-namespace AuthnRequest (no KeyInfo)",
+        result.returncode == 0 and "OK" in result.stderr,
+        result.stderr,
+    )
+
+    # --- (b) xmlsec1 signs, gatehouse verifies ------------------------------------------
+    templates = [
+        (
+            "assertion RSA-SHA256",
+            "rsa",
+            "_a1",
+            insert_in_assertion(RESPONSE, RSA_SHA256, SHA256, ""),
+            ASSERTION_ID_ATTR,
+            [],
+        ),
+        (
+            "assertion ECDSA-P256-SHA256",
+            "ec",
+            "_a1",
+            insert_in_assertion(RESPONSE, ECDSA_SHA256, SHA256, ""),
+            ASSERTION_ID_ATTR,
+            [],
+        ),
+        (
+            "assertion RSA-SHA256 with PrefixList xs",
+            "rsa",
+            "_a1",
+            insert_in_assertion(RESPONSE, RSA_SHA256, SHA256, "xs #default"),
+            ASSERTION_ID_ATTR,
+            [],
+        ),
+        (
+            "assertion RSA-SHA1 + SHA-1 digest",
+            "rsa",
+            "_a1",
+            insert_in_assertion(RESPONSE, RSA_SHA1, SHA1, ""),
+            ASSERTION_ID_ATTR,
+            ["--allow-sha1"],
+        ),
+        (
+            "response RSA-SHA256",
+            "rsa",
+            "_r1",
+            with_template(
+                RESPONSE,
+                "<saml:Issuer>https://idp.example/application/saml/app/metadata/</saml:Issuer>",
+                RSA_SHA256,
+                SHA256,
+                "_r1",
+            ),
+            RESPONSE_ID_ATTR,
+            [],
+        ),
+        (
+            "default-namespace AuthnRequest RSA-SHA256",
+            "rsa",
+            "_req1",
+            with_template(AUTHN_REQUEST, "</saml:Issuer>", RSA_SHA256, SHA256, "_req1"),
+            REQUEST_ID_ATTR,
+            [],
+        ),
+    ]
+    for index, (name, kind, element_id, template, id_attr, verify_extra) in enumerate(templates):
+        write(f"template-{index}.xml", template)
+        key, cert = keys[kind]
+        out = f"xmlsec-{index}.xml"
+        result = run(
+            [
+                xmlsec,
+                "--sign",
+                "--privkey-pem",
+                f"{key},{cert}",
+                *id_attr,
+                "--output",
+                path(out),
+                path(f"template-{index}.xml"),
+            ]
+        )
+        if result.returncode != 0:
+            check(f"(b) xmlsec1 signs the {name} template", False, result.stderr)
+            continue
+        signed = read(out)
+        result = our_verify(out, cert, element_id, *verify_extra)
+        check(
+            f"(b) gatehouse accepts xmlsec1's {name}",
+            result.returncode == 0 and result.stdout.startswith("OK"),
+            result.stdout + result.stderr,
+        )
+        result = our_verify(out, keys["other"][1], element_id, *verify_extra)
+        check(
+            f"(b) gatehouse refuses xmlsec1's {name} with another certificate",
+            result.returncode == 1 and "does not verify" in result.stdout,
+            result.stdout + result.stderr,
+        )
+        # Inside the signed element: the NameID in an assertion, the ACS URL in a request.
+        if "alice@example.com" in signed:
+            tampered_content = signed.replace("alice@example.com", "admin@example.com", 1)
+        else:
+            tampered_content = signed.replace("https://sp.example/", "https://evil.example/", 1)
+        write(f"xmlsec-{index}-content.xml", tampered_content)
+        result = our_verify(f"xmlsec-{index}-content.xml", cert, element_id, *verify_extra)
+        check(
+            f"(b) gatehouse refuses a tampered copy of xmlsec1's {name}",
+            result.returncode == 1 and ("digest" in result.stdout or "does not verify" in result.stdout),
+            result.stdout + result.stderr,
+        )
+        digest = re.search(r"<ds:DigestValue>([^<]+)</ds:DigestValue>", signed)
+        if digest:
+            value = digest.group(1).strip()
+            forged = value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]
+            write(f"xmlsec-{index}-digest.xml", signed.replace(value, forged, 1))
+            result = our_verify(f"xmlsec-{index}-digest.xml", cert, element_id, *verify_extra)
+            check(
+                f"(b) gatehouse refuses xmlsec1's {name} with a changed DigestValue",
+                result.returncode == 1,
+                result.stdout + result.stderr,
+            )
+        if element_id == "_a1":
+            # Wrapping: an unsigned copy of the assertion with the same ID placed first.
+            start = signed.index("<saml:Assertion")
+            end = signed.index("</saml:Assertion>") + len("</saml:Assertion>")
+            original = signed[start:end]
+            evil = re.sub(r"<ds:Signature.*?</ds:Signature>", "", original, flags=re.S)
+            evil = evil.replace("alice@example.com", "admin@example.com")
+            write(
+                f"xmlsec-{index}-wrapped.xml",
+                signed[:start] + evil + original + signed[end:],
+            )
+            result = our_verify(f"xmlsec-{index}-wrapped.xml", cert, element_id, *verify_extra)
+            check(
+                f"(b) gatehouse refuses xmlsec1's {name} with a duplicated assertion ID",
+                result.returncode == 1 and "more than once" in result.stdout,
+                result.stdout + result.stderr,
+            )
+        if "--allow-sha1" in verify_extra:
+            result = our_verify(out, cert, element_id)
+            check(
+                f"(b) gatehouse refuses xmlsec1's {name} unless SHA-1 is allowed",
+                result.returncode == 1 and "SHA-1" in result.stdout,
+                result.stdout + result.stderr,
+            )
+
+
+def insert_in_assertion(document, sigalg, digest, prefixes):
+    """A signature template right after the assertion's Issuer."""
+    marker = '<saml:Assertion Version="2.0" ID="_a1" IssueInstant="2026-11-23T19:00:00Z">\n    <saml:Issuer>https://idp.example/application/saml/app/metadata/</saml:Issuer>'
+    return with_template(document, marker, sigalg, digest, "_a1", prefixes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
