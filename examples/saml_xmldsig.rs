@@ -8,7 +8,16 @@
 //! cargo run --example saml_xmldsig -- verify --cert cert.pem [--cert other.pem] [--id _a1]
 //!     [--allow-sha1] IN.xml
 //! cargo run --example saml_xmldsig -- keygen --type rsa|ec KEY.pem CERT.pem
+//! cargo run --example saml_xmldsig -- build --key key.pem --cert cert.pem [--alg ...] OUT.xml
+//! cargo run --example saml_xmldsig -- sign-redirect --key key.pem --cert cert.pem [--alg ...]
+//!     [--relay-state RS] MESSAGE_BASE64
+//! cargo run --example saml_xmldsig -- verify-redirect --cert cert.pem [--allow-sha1] QUERY
 //! ```
+//!
+//! `build` makes a Response with the tree builder (as the SAML endpoints will, not by
+//! parsing a file), signs its assertion and then itself, and writes it. `sign-redirect`
+//! prints a signed HTTP-Redirect query for a `SAMLResponse`; `verify-redirect` checks one
+//! (`SAMLRequest` or `SAMLResponse`) and prints `OK` or the error.
 //!
 //! `sign` signs the elements with the given IDs in order (inner first). `verify` checks the
 //! element with the given ID (the root without `--id`), prints `OK <ID>` and exits 0, or
@@ -20,8 +29,8 @@ use anyhow::{Context, bail};
 use gatehouse::crypto::{SigningKey, keys};
 use gatehouse::model::{KeyType, Timestamp};
 use gatehouse::providers::saml::xml::{
-    self, DigestAlgorithm, Element, SignOptions, SignatureAlgorithm, TrustedCertificate,
-    VerifyOptions,
+    self, DigestAlgorithm, Element, RedirectMessage, SignOptions, SignatureAlgorithm,
+    TrustedCertificate, VerifyOptions,
 };
 
 fn main() -> ExitCode {
@@ -92,6 +101,9 @@ fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
         "sign" => sign(&args),
         "verify" => verify(&args),
         "keygen" => keygen(&args),
+        "build" => build(&args),
+        "sign-redirect" => sign_redirect(&args),
+        "verify-redirect" => verify_redirect(&args),
         other => bail!("unknown command {other}"),
     }
 }
@@ -100,19 +112,30 @@ fn read(path: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {path}"))
 }
 
-fn sign(args: &Args) -> anyhow::Result<ExitCode> {
-    let [input, output] = args.positional.as_slice() else {
-        bail!("sign needs IN.xml OUT.xml");
-    };
+fn signing_key(args: &Args) -> anyhow::Result<(SigningKey, String)> {
     let certificate_pem = read(args.one("--cert").context("--cert is required")?)?;
     let key_pem = read(args.one("--key").context("--key is required")?)?;
-    let key = SigningKey::from_pem(&certificate_pem, &key_pem)?;
-    let algorithm = match args.one("--alg").unwrap_or("rsa-sha256") {
+    Ok((
+        SigningKey::from_pem(&certificate_pem, &key_pem)?,
+        certificate_pem,
+    ))
+}
+
+fn algorithm(args: &Args) -> anyhow::Result<SignatureAlgorithm> {
+    Ok(match args.one("--alg").unwrap_or("rsa-sha256") {
         "rsa-sha256" => SignatureAlgorithm::RsaSha256,
         "rsa-sha1" => SignatureAlgorithm::RsaSha1,
         "ecdsa-sha256" => SignatureAlgorithm::EcdsaSha256,
         other => bail!("unknown --alg {other}"),
+    })
+}
+
+fn sign(args: &Args) -> anyhow::Result<ExitCode> {
+    let [input, output] = args.positional.as_slice() else {
+        bail!("sign needs IN.xml OUT.xml");
     };
+    let (key, certificate_pem) = signing_key(args)?;
+    let algorithm = algorithm(args)?;
     let digest = match args.one("--digest").unwrap_or("sha256") {
         "sha256" => DigestAlgorithm::Sha256,
         "sha1" => DigestAlgorithm::Sha1,
@@ -137,6 +160,112 @@ fn sign(args: &Args) -> anyhow::Result<ExitCode> {
     }
     std::fs::write(output, document.to_document()).with_context(|| format!("writing {output}"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A Response built with the tree API: prefixes declared once on the root or nowhere
+/// (the writer declares them), `xs` declared where the QName value uses it.
+fn build(args: &Args) -> anyhow::Result<ExitCode> {
+    let [output] = args.positional.as_slice() else {
+        bail!("build needs OUT.xml");
+    };
+    let (key, certificate_pem) = signing_key(args)?;
+    let trusted = TrustedCertificate::from_pem(&certificate_pem)?;
+    let certificate = trusted.first().context("no certificate")?;
+    let saml = |name: &str| Element::new(xml::SAML_NS, &format!("saml:{name}"));
+    let value = |text: &str| {
+        saml("AttributeValue")
+            .with_namespace(Some("xs"), xml::XS_NS)
+            .with_attribute_ns(xml::XSI_NS, "xsi:type", "xs:string")
+            .with_text(text)
+    };
+    let assertion = saml("Assertion")
+        .with_attribute("ID", "_a1")
+        .with_attribute("Version", "2.0")
+        .with_attribute("IssueInstant", "2026-11-23T19:00:00Z")
+        .with_child(saml("Issuer").with_text("https://idp.example/"))
+        .with_child(
+            saml("Subject").with_child(
+                saml("NameID")
+                    .with_attribute(
+                        "Format",
+                        "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+                    )
+                    .with_text("alice@example.com"),
+            ),
+        )
+        .with_child(
+            saml("AttributeStatement").with_child(
+                saml("Attribute")
+                    .with_attribute("Name", "http://schemas.xmlsoap.org/claims/Group")
+                    .with_child(value("admins & <friends> \"quoted\""))
+                    .with_child(value("Équipe\tcafé\r\n日本")),
+            ),
+        );
+    let mut response = Element::new(xml::SAMLP_NS, "samlp:Response")
+        .with_namespace(Some("samlp"), xml::SAMLP_NS)
+        .with_attribute("ID", "_r1")
+        .with_attribute("Version", "2.0")
+        .with_attribute("Destination", "https://sp.example/acs?a=1&b=2")
+        .with_child(saml("Issuer").with_text("https://idp.example/"))
+        .with_child(
+            Element::new(xml::SAMLP_NS, "samlp:Status").with_child(
+                Element::new(xml::SAMLP_NS, "samlp:StatusCode")
+                    .with_attribute("Value", "urn:oasis:names:tc:SAML:2.0:status:Success"),
+            ),
+        )
+        .with_child(assertion);
+    let algorithm = algorithm(args)?;
+    let options =
+        SignOptions::new(algorithm, DigestAlgorithm::Sha256).with_certificate(certificate.der());
+    xml::sign_enveloped(&mut response, "_a1", &key, &options)?;
+    xml::sign_enveloped(&mut response, "_r1", &key, &options)?;
+    std::fs::write(output, response.to_document())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sign_redirect(args: &Args) -> anyhow::Result<ExitCode> {
+    let [message] = args.positional.as_slice() else {
+        bail!("sign-redirect needs MESSAGE_BASE64");
+    };
+    let (key, _) = signing_key(args)?;
+    let query = xml::sign_redirect(
+        RedirectMessage::Response,
+        message,
+        args.one("--relay-state"),
+        &key,
+        algorithm(args)?,
+    )?;
+    println!("{query}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify_redirect(args: &Args) -> anyhow::Result<ExitCode> {
+    let [query] = args.positional.as_slice() else {
+        bail!("verify-redirect needs QUERY");
+    };
+    let mut trusted = Vec::new();
+    for path in args.all("--cert") {
+        trusted.extend(TrustedCertificate::from_pem(&read(path)?)?);
+    }
+    let options = VerifyOptions {
+        allow_sha1: args.flag("--allow-sha1"),
+    };
+    match xml::verify_redirect(query, &trusted, &options) {
+        Ok(verified) => {
+            println!(
+                "OK {:?} {:?} message={} relay_state={}",
+                verified.message_kind,
+                verified.algorithm,
+                verified.message,
+                verified.relay_state.unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            println!("FAIL {error}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// A key and self-signed certificate, as gatehouse generates them for its keypairs.

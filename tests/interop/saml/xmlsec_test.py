@@ -7,19 +7,27 @@ implementation of XML-DSig (libxmlsec1 on libxml2 and OpenSSL), which nobody her
 (a) gatehouse signs SAML documents and `xmlsec1 --verify` must accept them (and refuse a
     tampered copy, so the check is not vacuous);
 (b) `xmlsec1 --sign` signs SAML templates and gatehouse's verify must accept them and
-    refuse tampered copies, copies checked with another certificate, and wrapping tricks.
+    refuse tampered copies, copies checked with another certificate, and wrapping tricks;
+(c) a Response made with gatehouse's tree builder (as the SAML endpoints will make them)
+    and signed twice passes xmlsec1 for both signatures;
+(d) HTTP-Redirect binding signatures, which xmlsec1 does not do, against the `openssl`
+    command line (skipped with a note when it is missing): openssl signs a query that
+    gatehouse verifies, and verifies a query gatehouse signs.
 
 gatehouse's side is the cargo example `saml_xmldsig` (examples/saml_xmldsig.rs); the script
 builds it unless SAML_XMLDSIG_BIN points at a built one. Needs Debian's `xmlsec1` package.
 Standard library only. Prints one line per check and "N passed, N failed" at the end.
 """
 
+import base64
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -205,6 +213,8 @@ def interop(xmlsec, ours, work):
         return run(args + list(extra) + [path(name)])
 
     write("response.xml", RESPONSE)
+    built_by_gatehouse(xmlsec, ours, keys, path, xmlsec_verify)
+    redirect_binding(ours, keys, path)
     write("authn.xml", AUTHN_REQUEST)
 
     # --- (a) gatehouse signs, xmlsec1 verifies ------------------------------------------
@@ -405,6 +415,123 @@ def interop(xmlsec, ours, work):
                 result.returncode == 1 and "SHA-1" in result.stdout,
                 result.stdout + result.stderr,
             )
+
+
+def built_by_gatehouse(xmlsec, ours, keys, path, xmlsec_verify):
+    for kind, alg in (("rsa", "rsa-sha256"), ("ec", "ecdsa-sha256")):
+        key, cert = keys[kind]
+        out = f"built-{kind}.xml"
+        result = run([ours, "build", "--key", key, "--cert", cert, "--alg", alg, path(out)])
+        if result.returncode != 0:
+            check(f"(c) gatehouse builds a {alg} response", False, result.stderr)
+            continue
+        ids = (*RESPONSE_ID_ATTR, *ASSERTION_ID_ATTR)
+        result = xmlsec_verify(out, cert, *ids)
+        check(
+            f"(c) xmlsec1 accepts the {alg} signature of a built response",
+            result.returncode == 0 and "OK" in result.stderr,
+            result.stderr,
+        )
+        result = xmlsec_verify(
+            out,
+            cert,
+            *ids,
+            "--node-xpath",
+            "//*[local-name()='Assertion']/*[local-name()='Signature']",
+        )
+        check(
+            f"(c) xmlsec1 accepts the {alg} signature of a built response's assertion",
+            result.returncode == 0 and "OK" in result.stderr,
+            result.stderr,
+        )
+
+
+def der_ecdsa(raw):
+    """r || s as the DER SEQUENCE openssl wants."""
+
+    def integer(value):
+        value = value.lstrip(b"\0") or b"\0"
+        if value[0] & 0x80:
+            value = b"\0" + value
+        return b"\x02" + bytes([len(value)]) + value
+
+    body = integer(raw[:32]) + integer(raw[32:])
+    return b"\x30" + bytes([len(body)]) + body
+
+
+def redirect_binding(ours, keys, path):
+    openssl = shutil.which("openssl")
+    if not openssl:
+        print("skip (d) redirect binding: no openssl command (apt-get install openssl)")
+        return
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    request = deflate.compress(AUTHN_REQUEST.encode()) + deflate.flush()
+    message = base64.b64encode(request).decode()
+    relay_state = "https://sp.example/after login?x=1&y=é"
+    for kind, sigalg in (("rsa", RSA_SHA256), ("ec", ECDSA_SHA256)):
+        key, cert = keys[kind]
+        # openssl signs, gatehouse verifies.
+        quote = urllib.parse.quote
+        octets = (
+            f"SAMLRequest={quote(message, safe='')}"
+            f"&RelayState={quote(relay_state, safe='')}"
+            f"&SigAlg={quote(sigalg, safe='')}"
+        )
+        with open(path("octets.txt"), "w") as f:
+            f.write(octets)
+        signed = run([openssl, "dgst", "-sha256", "-sign", key, "-out", path("sig.bin"), path("octets.txt")])
+        if signed.returncode != 0:
+            check(f"(d) openssl signs a {kind} redirect query", False, signed.stderr)
+            continue
+        with open(path("sig.bin"), "rb") as f:
+            signature = base64.b64encode(f.read()).decode()
+        query = f"{octets}&Signature={quote(signature, safe='')}"
+        result = run([ours, "verify-redirect", "--cert", cert, query])
+        check(
+            f"(d) gatehouse accepts a {kind} redirect query signed by openssl",
+            result.returncode == 0 and f"relay_state={relay_state}" in result.stdout,
+            result.stdout + result.stderr,
+        )
+        tampered = query.replace("RelayState=https", "RelayState=http", 1)
+        result = run([ours, "verify-redirect", "--cert", cert, tampered])
+        check(
+            f"(d) gatehouse refuses a tampered {kind} redirect query",
+            result.returncode == 1 and "does not verify" in result.stdout,
+            result.stdout + result.stderr,
+        )
+
+        # gatehouse signs, openssl verifies.
+        alg = "rsa-sha256" if kind == "rsa" else "ecdsa-sha256"
+        result = run([ours, "sign-redirect", "--key", key, "--cert", cert, "--alg", alg, "--relay-state", relay_state, message])
+        if result.returncode != 0:
+            check(f"(d) gatehouse signs a {kind} redirect query", False, result.stderr)
+            continue
+        query = result.stdout.strip()
+        raw = dict(part.split("=", 1) for part in query.split("&"))
+        octets = f"SAMLResponse={raw['SAMLResponse']}&RelayState={raw['RelayState']}&SigAlg={raw['SigAlg']}"
+        check(
+            f"(d) gatehouse's {kind} redirect query carries what it was given",
+            urllib.parse.unquote_plus(raw["SAMLResponse"]) == message
+            and urllib.parse.unquote_plus(raw["RelayState"]) == relay_state
+            and urllib.parse.unquote_plus(raw["SigAlg"]) == sigalg,
+            query,
+        )
+        signature = base64.b64decode(urllib.parse.unquote_plus(raw["Signature"]))
+        if kind == "ec":
+            signature = der_ecdsa(signature)
+        with open(path("octets.txt"), "w") as f:
+            f.write(octets)
+        with open(path("sig.bin"), "wb") as f:
+            f.write(signature)
+        public = run([openssl, "x509", "-pubkey", "-noout", "-in", cert])
+        with open(path("public.pem"), "w") as f:
+            f.write(public.stdout)
+        result = run([openssl, "dgst", "-sha256", "-verify", path("public.pem"), "-signature", path("sig.bin"), path("octets.txt")])
+        check(
+            f"(d) openssl accepts a {kind} redirect query signed by gatehouse",
+            result.returncode == 0 and "Verified OK" in result.stdout,
+            result.stdout + result.stderr,
+        )
 
 
 def insert_in_assertion(document, sigalg, digest, prefixes):

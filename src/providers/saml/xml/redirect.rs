@@ -54,6 +54,12 @@ fn decode(raw: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A base64 value (the message, the signature): a literal `+` is a base64 `+`, not an
+/// encoded space, should a sender have left it unescaped (base64 has no spaces anyway).
+fn decode_base64_value(raw: &str) -> String {
+    decode(&raw.replace('+', "%2B"))
+}
+
 fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
@@ -140,7 +146,7 @@ pub fn verify_redirect(
     if algorithm.is_sha1() && !options.allow_sha1 {
         return Err(DsigError::Sha1NotAllowed);
     }
-    let signature = super::dsig::decode_base64(&decode(signature))
+    let signature = super::dsig::decode_base64(&decode_base64_value(signature))
         .ok_or_else(|| query_error("Signature is not base64"))?;
     let octets = signed_octets(kind, message, raw.relay_state, sig_alg);
     let certificate = trusted
@@ -149,7 +155,7 @@ pub fn verify_redirect(
         .ok_or(DsigError::BadSignature)?;
     Ok(RedirectVerified {
         message_kind: kind,
-        message: decode(message),
+        message: decode_base64_value(message),
         relay_state: raw.relay_state.map(decode),
         algorithm,
         certificate,
@@ -226,6 +232,17 @@ mod tests {
             assert_eq!(verified.relay_state.as_deref(), Some("state & more/é"));
             assert_eq!(verified.message_kind, RedirectMessage::Response);
             assert_eq!(verified.algorithm, algorithm);
+
+            // A sender that leaves base64's `+` unescaped in the message is understood
+            // (the signature covers the raw text either way).
+            let plus = sign_raw_plus(&key, algorithm);
+            let verified = verify_redirect(
+                &plus,
+                std::slice::from_ref(&trusted),
+                &VerifyOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(verified.message, "a+b/c=");
 
             let tampered = query.replace("RelayState=state", "RelayState=stateX");
             assert_eq!(
@@ -322,6 +339,22 @@ mod tests {
             verify_redirect("RelayState=x", &[trusted], &VerifyOptions::default()),
             Err(DsigError::Query(_))
         ));
+    }
+
+    /// A query whose message keeps a literal `+`, signed over those raw bytes.
+    fn sign_raw_plus(key: &SigningKey, algorithm: SignatureAlgorithm) -> String {
+        let octets = signed_octets(
+            RedirectMessage::Request,
+            "a+b/c=",
+            None,
+            &encode(algorithm.uri()),
+        );
+        let signature = key
+            .sign_with(algorithm.scheme(), octets.as_bytes())
+            .unwrap();
+        use base64::Engine;
+        let signature = base64::engine::general_purpose::STANDARD.encode(signature);
+        format!("{octets}&Signature={signature}")
     }
 
     fn key_pair_other() -> (SigningKey, TrustedCertificate) {
