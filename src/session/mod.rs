@@ -54,11 +54,12 @@ pub struct Sessions {
     ephemeral: Ephemeral,
     idle_timeout_secs: u64,
     absolute_timeout_secs: u64,
-    /// Bumped whenever something a signed-in identity depends on changes (a session
-    /// ended, a user or group or access rule changed): caches of derived identities
-    /// (forward auth) compare it and rebuild. One counter for all, since such changes
-    /// are rare next to the requests the caches serve.
-    identity_epoch: Arc<AtomicU64>,
+    /// Bumped whenever a user, group, token, password or access rule changes: the
+    /// LDAP directory views and remembered binds compare it and rebuild.
+    directory_epoch: Arc<AtomicU64>,
+    /// Bumped whenever a session is ended on purpose (every sign-in ends the previous
+    /// session, so this moves far more often; the directory does not care).
+    sessions_ended: Arc<AtomicU64>,
 }
 
 impl Sessions {
@@ -67,17 +68,26 @@ impl Sessions {
             ephemeral,
             idle_timeout_secs,
             absolute_timeout_secs,
-            identity_epoch: Arc::new(AtomicU64::new(0)),
+            directory_epoch: Arc::new(AtomicU64::new(0)),
+            sessions_ended: Arc::new(AtomicU64::new(0)),
         }
     }
 
+    /// Moves when anything a signed-in identity depends on changes (the directory, or
+    /// a session ended): caches of derived identities (forward auth) compare it.
     pub fn identity_epoch(&self) -> u64 {
-        self.identity_epoch.load(Ordering::Acquire)
+        self.directory_epoch()
+            .wrapping_add(self.sessions_ended.load(Ordering::Acquire))
     }
 
-    /// Call after a change to users, groups, tokens or access rules.
+    /// Moves when users, groups, tokens, passwords or access rules change.
+    pub fn directory_epoch(&self) -> u64 {
+        self.directory_epoch.load(Ordering::Acquire)
+    }
+
+    /// Call after a change to users, groups, tokens, passwords or access rules.
     pub fn identity_changed(&self) {
-        self.identity_epoch.fetch_add(1, Ordering::AcqRel);
+        self.directory_epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Whether the session with this digest was ended on purpose (not merely expired).
@@ -143,7 +153,7 @@ impl Sessions {
         self.ephemeral
             .put(ENDED_NAMESPACE, digest, &true, ENDED_MARKER_SECS)?;
         let removed = self.ephemeral.delete(NAMESPACE, digest)?;
-        self.identity_changed();
+        self.sessions_ended.fetch_add(1, Ordering::AcqRel);
         Ok(removed)
     }
 

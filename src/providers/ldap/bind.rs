@@ -98,7 +98,7 @@ pub async fn bind(
     };
     let (secret, code) = split_code(password, ldap.mfa_support);
     let cached = ldap.bind_mode == LdapAccessMode::Cached;
-    let epoch = services.sessions.identity_epoch();
+    let epoch = services.sessions.directory_epoch();
     if cached {
         if let Some(proven) = services
             .bind_cache

@@ -1,6 +1,8 @@
 //! The directory views of the LDAP providers, kept in memory and rebuilt from the store
-//! when the identity epoch moves (a user, group, membership or token changed) or the
-//! provider's settings change. A search reads only the view.
+//! when the directory epoch moves (a user, group, membership or token changed) or the
+//! provider's settings change. A search reads only the view. One rebuild at a time:
+//! the searches that arrive during a rebuild wait for it and share its result instead
+//! of each reading the whole directory again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,7 @@ struct Built {
 #[derive(Default)]
 pub struct Directories {
     built: Mutex<HashMap<ProviderId, Arc<Built>>>,
+    rebuilding: tokio::sync::Mutex<()>,
 }
 
 impl Directories {
@@ -30,15 +33,13 @@ impl Directories {
         provider: ProviderId,
         settings: &ViewSettings,
     ) -> StoreResult<Arc<DirectoryView>> {
-        let current = self
-            .built
-            .lock()
-            .ok()
-            .and_then(|built| built.get(&provider).cloned());
-        if let Some(built) = current {
-            if built.epoch == epoch && &built.settings == settings {
-                return Ok(Arc::clone(&built.view));
-            }
+        if let Some(view) = self.current(epoch, provider, settings) {
+            return Ok(view);
+        }
+        let _rebuilding = self.rebuilding.lock().await;
+        // Built by the search this one waited for?
+        if let Some(view) = self.current(epoch, provider, settings) {
+            return Ok(view);
         }
         let view = Arc::new(load(db, settings).await?);
         if let Ok(mut built) = self.built.lock() {
@@ -52,6 +53,16 @@ impl Directories {
             );
         }
         Ok(view)
+    }
+
+    fn current(
+        &self,
+        epoch: u64,
+        provider: ProviderId,
+        settings: &ViewSettings,
+    ) -> Option<Arc<DirectoryView>> {
+        let built = self.built.lock().ok()?.get(&provider).cloned()?;
+        (built.epoch == epoch && &built.settings == settings).then(|| Arc::clone(&built.view))
     }
 }
 

@@ -541,7 +541,7 @@ async fn search(
         uid_start: ldap.uid_start_number,
         gid_start: ldap.gid_start_number,
     };
-    let epoch = services.sessions.identity_epoch();
+    let epoch = services.sessions.directory_epoch();
     let view = match services
         .directories
         .view(&services.db, epoch, bound.provider, &settings)
