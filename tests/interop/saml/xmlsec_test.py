@@ -139,6 +139,39 @@ AUTHN_REQUEST = """<?xml version="1.0"?>
 """
 
 
+# Namespace games canonicalization must get right, in a document of no particular schema:
+# a prefix rebound to another URI below, a redundant redeclaration, a prefix used only by
+# an attribute, attributes sorted by namespace URI rather than prefix, xmlns="" under a
+# default namespace, a processing instruction, and unused declarations on the way.
+TORTURE = """<?xml version="1.0" encoding="UTF-8"?>
+<outer xmlns="urn:default:outer" xmlns:unused="urn:unused" xmlns:z="urn:a" xmlns:a="urn:z">
+ <t:Doc xmlns:t="urn:t" xmlns:p="urn:p1" ID="_t1" z:attr="from urn:a" a:attr="from urn:z" plain="1">
+  <t:Issuer>someone</t:Issuer>
+  <p:one><p:two xmlns:p="urn:p2"><p:three xmlns:p="urn:p2" p:x="y"/></p:two></p:one>
+  <inner><deeper xmlns=""><leaf/></deeper></inner>
+  <?app some instruction ?>
+  <t:text xml:space="preserve">  spaced	tabbed &#x20AC; &gt; ]]&gt; </t:text>
+ </t:Doc>
+</outer>
+"""
+
+UNPREFIXED_SIGNATURE = """<Signature xmlns="http://www.w3.org/2000/09/xmldsig#">
+      <SignedInfo>
+        <CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
+        <SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>
+        <Reference URI="#_a1">
+          <Transforms>
+            <Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>
+            <Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
+          </Transforms>
+          <DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>
+          <DigestValue/>
+        </Reference>
+      </SignedInfo>
+      <SignatureValue/>
+    </Signature>"""
+
+
 def with_template(document, after, sigalg, digest, element_id, prefixes=""):
     """Inserts an xmlsec signature template right after the first `after` end tag."""
     inclusive = (
@@ -271,6 +304,17 @@ def interop(xmlsec, ours, work):
         result = our_verify(out, keys[kind][1], ids[-1], "--allow-sha1")
         check(f"(a) gatehouse accepts its own {name}", result.returncode == 0, result.stdout + result.stderr)
 
+    write("torture.xml", TORTURE)
+    for name, extra in (("", []), (" with PrefixList", ["--prefixes", "#default unused z p"])):
+        out = f"ours-torture{len(extra)}.xml"
+        our_sign("torture.xml", out, "ec", ["_t1"], "--alg", "ecdsa-sha256", *extra)
+        result = xmlsec_verify(out, keys["ec"][1], "--id-attr:ID", "urn:t:Doc")
+        check(
+            f"(a) xmlsec1 accepts our c14n torture document{name}",
+            result.returncode == 0 and "OK" in result.stderr,
+            result.stderr,
+        )
+
     our_sign("authn.xml", "ours-authn.xml", "rsa", ["_req1"], "--no-keyinfo")
     result = xmlsec_verify("ours-authn.xml", keys["rsa"][1], *REQUEST_ID_ATTR)
     check(
@@ -328,6 +372,42 @@ def interop(xmlsec, ours, work):
             [],
         ),
         (
+            "c14n torture document RSA-SHA256",
+            "rsa",
+            "_t1",
+            with_template(TORTURE, "<t:Issuer>someone</t:Issuer>", RSA_SHA256, SHA256, "_t1"),
+            ("--id-attr:ID", "urn:t:Doc"),
+            [],
+        ),
+        (
+            "c14n torture document with PrefixList on both c14n steps",
+            "ec",
+            "_t1",
+            with_template(
+                TORTURE, "<t:Issuer>someone</t:Issuer>", ECDSA_SHA256, SHA256, "_t1", "unused #default z"
+            ).replace(
+                '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>',
+                '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#">'
+                '<ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="t unused #default"/>'
+                "</ds:CanonicalizationMethod>",
+            ),
+            ("--id-attr:ID", "urn:t:Doc"),
+            [],
+        ),
+        (
+            "assertion with an unprefixed Signature",
+            "rsa",
+            "_a1",
+            RESPONSE.replace(
+                "<saml:Issuer>https://idp.example/application/saml/app/metadata/</saml:Issuer>\n    <saml:Subject>",
+                "<saml:Issuer>https://idp.example/application/saml/app/metadata/</saml:Issuer>\n    "
+                + UNPREFIXED_SIGNATURE
+                + "\n    <saml:Subject>",
+            ),
+            ASSERTION_ID_ATTR,
+            [],
+        ),
+        (
             "default-namespace AuthnRequest RSA-SHA256",
             "rsa",
             "_req1",
@@ -371,6 +451,8 @@ def interop(xmlsec, ours, work):
         # Inside the signed element: the NameID in an assertion, the ACS URL in a request.
         if "alice@example.com" in signed:
             tampered_content = signed.replace("alice@example.com", "admin@example.com", 1)
+        elif "spaced" in signed:
+            tampered_content = signed.replace("spaced", "spaced ", 1)
         else:
             tampered_content = signed.replace("https://sp.example/", "https://evil.example/", 1)
         write(f"xmlsec-{index}-content.xml", tampered_content)
@@ -380,7 +462,7 @@ def interop(xmlsec, ours, work):
             result.returncode == 1 and ("digest" in result.stdout or "does not verify" in result.stdout),
             result.stdout + result.stderr,
         )
-        digest = re.search(r"<ds:DigestValue>([^<]+)</ds:DigestValue>", signed)
+        digest = re.search(r"<(?:ds:)?DigestValue>([^<]+)</(?:ds:)?DigestValue>", signed)
         if digest:
             value = digest.group(1).strip()
             forged = value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]
@@ -396,7 +478,7 @@ def interop(xmlsec, ours, work):
             start = signed.index("<saml:Assertion")
             end = signed.index("</saml:Assertion>") + len("</saml:Assertion>")
             original = signed[start:end]
-            evil = re.sub(r"<ds:Signature.*?</ds:Signature>", "", original, flags=re.S)
+            evil = re.sub(r"<(ds:)?Signature.*?</(ds:)?Signature>", "", original, flags=re.S)
             evil = evil.replace("alice@example.com", "admin@example.com")
             write(
                 f"xmlsec-{index}-wrapped.xml",

@@ -27,10 +27,18 @@
 //!   HTTP-Redirect query is checked with `verify_redirect(raw_query, ...)` on the query
 //!   string exactly as received (before any URL decoding); it returns `NoSignature` when
 //!   the query carries none.
+//! - `Limits::max_bytes` applies to the XML itself: inflate a Redirect-binding message
+//!   with an output limit of the same size (a DEFLATE bomb is the caller's to stop).
+//! - Take exactly the element you verified: e.g. refuse a Response with more than one
+//!   Assertion rather than verifying "the first one" and reading another.
 //! - SHA-1 (RSA-SHA1, SHA-1 digests) is refused unless `VerifyOptions::allow_sha1`.
 //!   RSA keys must be 2048 bits or more except with SHA-1 (ring's limits). Certificate
 //!   validity dates and chains are not checked: trust is "this exact certificate was
 //!   configured for this provider", as in SAML metadata.
+//!
+//! Not supported (refused, not misread): inclusive C14N (`REC-xml-c14n-20010315`) and
+//! the `#WithComments` variants, any transform other than enveloped-signature + exclusive
+//! C14N, `Reference URI=""` (whole document), HMAC, DSA, Ed25519, encrypted XML.
 //!
 //! What verification guarantees (the signature-wrapping defences): no ID appears twice
 //! in the document; the element has exactly one `ds:Signature` child; its SignedInfo has
