@@ -8,7 +8,10 @@ whose access is bound to the group "ldap-users", assigned to the embedded outpos
 search group, a non-member, and a service account that binds with an app password.
 Then checks binds (DN and bare name), WhoAmI, the root DSE, a paged subtree search of
 every user, memberOf filters, group member lists, a non-member refused, wrong
-passwords refused, writes refused.
+passwords refused, writes refused. Last, user0005 enrolls an authenticator app through
+the flow executor (the secret from its otpauth URI, codes from Debian's `oathtool`) and
+`ldapwhoami` binds with `password;<code>`: refused without the code, with a wrong one
+and with a replayed one.
 
 Environment: GATEHOUSE_URL, GATEHOUSE_TOKEN, GATEHOUSE_LDAP and GATEHOUSE_LDAPS
 (host:port), GATEHOUSE_TLS_CERT (the certificate gatehouse generated: clients verify
@@ -20,6 +23,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from urllib.parse import parse_qs, urlparse
 
 import requests
 from ldap3 import ALL, Connection, Server, SUBTREE
@@ -63,6 +68,7 @@ def setup() -> None:
     search_group = post("core/groups/", {"name": "ldap-search"})
     provider = post("providers/ldap/", {"name": "Directory", "authorization_flow": flow,
                                         "search_group": search_group["pk"]})
+    os.environ["PROVIDER_PK"] = str(provider["pk"])
     app = post("core/applications/", {"name": "Directory", "slug": "directory", "provider": provider["pk"]})
     post("policies/bindings/", {"target": app["pk"], "group": users_group["pk"], "order": 0})
     outpost = api.get(f"{URL}/api/v3/outposts/instances/", timeout=10).json()["results"][0]
@@ -169,11 +175,65 @@ def python_ldap3() -> None:
           ok and len(robot.entries) >= 1, str(robot.result))
 
 
+def executor(browser: requests.Session, slug: str, answer: dict | None = None) -> dict:
+    url = f"{URL}/api/v3/flows/executor/{slug}/"
+    response = browser.post(url, json=answer, timeout=30) if answer else browser.get(url, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def oathtool(secret: str, at: float) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+    return subprocess.run(["oathtool", "--totp", "-b", "--now", when, secret],
+                          capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+
+
+def mfa_bind() -> None:
+    api.patch(f"{URL}/api/v3/providers/ldap/{os.environ['PROVIDER_PK']}/",
+              json={"mfa_support": True}, timeout=10).raise_for_status()
+    browser = requests.Session()
+    login = "default-authentication-flow"
+    executor(browser, login)
+    executor(browser, login, {"component": "ak-stage-identification", "uid_field": "user0005"})
+    done = executor(browser, login, {"component": "ak-stage-password", "password": PASSWORD})
+    check("user0005 signs in through the flow executor", done.get("component") == "xak-flow-redirect",
+          str(done)[:200])
+    setup = "default-authenticator-totp-setup"
+    challenge = executor(browser, setup)
+    secret = parse_qs(urlparse(challenge.get("config_url", "")).query).get("secret", [""])[0]
+    enrolled_at = time.time()
+    done = executor(browser, setup, {"component": "ak-stage-authenticator-totp",
+                                     "code": oathtool(secret, enrolled_at)})
+    check("user0005 enrolls TOTP with an oathtool code", done.get("component") == "xak-flow-redirect",
+          str(done)[:200])
+
+    uri = f"ldap://{HOST}:{PORT}"
+
+    def whoami(password: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["ldapwhoami", "-x", "-H", uri, "-D", dn("user0005"), "-w", password],
+                              capture_output=True, text=True, timeout=30)
+
+    without = whoami(PASSWORD)
+    check("an MFA user's bind without a code is refused", without.returncode == 49,
+          without.stdout + without.stderr)
+    # The enrollment used this step's code; the next step's is within the allowed drift.
+    code = oathtool(secret, enrolled_at + 30)
+    wrong = "".join(str((int(c) + 1) % 10) for c in code)
+    refused = whoami(f"{PASSWORD};{wrong}")
+    check("a wrong code is refused", refused.returncode == 49, refused.stdout + refused.stderr)
+    bound = whoami(f"{PASSWORD};{code}")
+    check("ldapwhoami binds with password;<oathtool code>",
+          bound.returncode == 0 and "cn=user0005" in bound.stdout.lower(), bound.stdout + bound.stderr)
+    replay = whoami(f"{PASSWORD};{code}")
+    check("the same code again is refused (replay)", replay.returncode == 49, replay.stdout + replay.stderr)
+
+
 def main() -> int:
     setup()
     try:
         openldap_tools()
         python_ldap3()
+        mfa_bind()
     except LDAPException as error:
         failures.append(f"exception: {error!r}")
         print(f"FAIL  {error!r}")
