@@ -480,3 +480,93 @@ fn references_and_transforms_other_than_ours_are_refused() {
         Err(DsigError::MultipleSignatures)
     );
 }
+
+// --- builder trees, certificates, robustness ---------------------------------------------
+
+#[test]
+fn builder_trees_canonicalize_like_their_written_and_reparsed_text() {
+    let trees = [
+        response(assertion("_a1", "x")),
+        // Default namespaces, an element in no namespace below one, a prefix bound to two
+        // URIs at different depths, an attribute-only prefix, text needing escapes.
+        Element::new("urn:d", "Root")
+            .with_child(Element::new("", "none").with_child(Element::new("urn:d", "Back")))
+            .with_child(
+                Element::new("urn:p1", "p:a").with_child(
+                    Element::new("urn:p2", "p:b")
+                        .with_attribute_ns("urn:q", "q:attr", "1\t2\n3\r4\"&<>")
+                        .with_text("a\r\nb & <c> ]]>"),
+                ),
+            ),
+        Element::new("", "plain").with_attribute_ns(XML_NS, "xml:lang", "en"),
+    ];
+    for tree in trees {
+        let text = tree.to_xml();
+        let reparsed = parse(text.as_bytes()).unwrap();
+        assert_eq!(
+            canonicalize(&tree, &[], &[], None),
+            canonicalize(&reparsed, &[], &[], None),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn placement_can_be_chosen() {
+    let key = key(KeyType::EcP256);
+    let mut document = assertion("_a1", "x");
+    let mut options = options(&key);
+    options.placement = Placement::ChildIndex(usize::MAX);
+    sign_enveloped(&mut document, "_a1", &key.key, &options).unwrap();
+    let last = document.child_elements().last().unwrap();
+    assert!(last.is(DSIG_NS, "Signature"));
+    let root = parse(document.to_xml().as_bytes()).unwrap();
+    verify_root(
+        &root,
+        std::slice::from_ref(&key.trusted),
+        &VerifyOptions::default(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn certificates_come_from_pem_chains_and_metadata_base64() {
+    let one = generate(KeyType::Rsa, "one", &[], 30, Timestamp(1_700_000_000)).unwrap();
+    let two = generate(KeyType::EcP256, "two", &[], 30, Timestamp(1_700_000_000)).unwrap();
+    let both =
+        TrustedCertificate::from_pem(&format!("{}{}", one.certificate_pem, two.certificate_pem))
+            .unwrap();
+    assert_eq!(both.len(), 2);
+    let body: String = two
+        .certificate_pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .map(|line| format!("  {line}\n"))
+        .collect();
+    assert_eq!(TrustedCertificate::from_base64(&body).unwrap(), both[1]);
+    assert_eq!(
+        TrustedCertificate::from_pem("nothing here"),
+        Err(CertificateError::NoCertificate)
+    );
+    assert!(TrustedCertificate::from_base64("!!").is_err());
+    assert!(TrustedCertificate::from_der(b"not der").is_err());
+}
+
+#[test]
+fn mutated_signed_documents_never_panic() {
+    let key = key(KeyType::EcP256);
+    let text = signed_text(&key, true).into_bytes();
+    let trusted = [key.trusted.clone()];
+    for index in (0..text.len()).step_by(3) {
+        for byte in [b'<', b'"', b'x', b'#'] {
+            let mut copy = text.clone();
+            copy[index] = byte;
+            if let Ok(root) = parse(&copy) {
+                let _ = verify_root(&root, &trusted, &VerifyOptions::default());
+                if let Some(assertion) = root.find_child(SAML_NS, "Assertion") {
+                    let _ = verify_enveloped(&root, assertion, &trusted, &VerifyOptions::default());
+                }
+            }
+        }
+    }
+}
