@@ -86,11 +86,15 @@ impl Element {
     // --- building ----------------------------------------------------------------------
 
     /// An element in `namespace` named `qualified_name` (`samlp:Response`, or `Response`
-    /// for the default namespace). The writer declares the prefix where no ancestor does,
-    /// so declaring it yourself (`with_namespace`) only chooses where it appears.
+    /// for the default namespace); an empty `namespace` means none (and no prefix). The
+    /// writer declares the prefix where no ancestor does, so declaring it yourself
+    /// (`with_namespace`) only chooses where it appears.
     pub fn new(namespace: &str, qualified_name: &str) -> Element {
         let (prefix, local) = match qualified_name.split_once(':') {
-            Some((prefix, local)) => (Some(prefix.to_owned()), local.to_owned()),
+            Some((prefix, local)) if !namespace.is_empty() => {
+                (Some(prefix.to_owned()), local.to_owned())
+            }
+            Some((_, local)) => (None, local.to_owned()),
             None => (None, qualified_name.to_owned()),
         };
         Element {
@@ -129,7 +133,8 @@ impl Element {
         self.set_attribute_in(None, name, value);
     }
 
-    /// Sets an attribute in a namespace (`xsi:type`), written with `qualified_name`.
+    /// Sets an attribute in a namespace (`xsi:type`), written with `qualified_name`. An
+    /// attribute in a namespace needs a prefix: without one it is set unqualified.
     pub fn with_attribute_ns(
         mut self,
         namespace: &str,
@@ -146,9 +151,14 @@ impl Element {
         qualified_name: &str,
         value: impl Into<String>,
     ) {
-        let (prefix, local) = match qualified_name.split_once(':') {
-            Some((prefix, local)) if namespace.is_some() => (Some(prefix.to_owned()), local),
-            _ => (None, qualified_name),
+        let (prefix, local, namespace) = match (namespace, qualified_name.split_once(':')) {
+            // The xml namespace has one spelling.
+            (Some(XML_NS), Some((_, local))) => (Some("xml".to_owned()), local, Some(XML_NS)),
+            (Some(namespace), Some((prefix, local))) if !namespace.is_empty() => {
+                (Some(prefix.to_owned()), local, Some(namespace))
+            }
+            (_, Some((_, local))) => (None, local, None),
+            (_, None) => (None, qualified_name, None),
         };
         let namespace = namespace.map(str::to_owned);
         let value = value.into();
@@ -404,7 +414,15 @@ fn write_element(element: &Element, scope: &mut Vec<NamespaceDecl>, out: &mut St
         }
     }
     for (prefix, uri) in needed {
-        if prefix == Some("xml") || declarations.iter().any(|d| d.prefix.as_deref() == prefix) {
+        if prefix == Some("xml") {
+            continue;
+        }
+        // What the tree says wins over a declaration that contradicts it here.
+        if let Some(declared) = declarations
+            .iter_mut()
+            .find(|d| d.prefix.as_deref() == prefix)
+        {
+            uri.clone_into(&mut declared.uri);
             continue;
         }
         let visible = lookup(scope, prefix).unwrap_or("");
@@ -517,6 +535,19 @@ mod tests {
         assert_eq!(root.attribute("lang"), None);
         assert!(root.is(SAMLP, "Response"));
         assert!(!root.is(SAML, "Response"));
+    }
+
+    #[test]
+    fn the_writer_keeps_the_tree_meaning_when_the_builder_is_misused() {
+        let element = Element::new("urn:a", "p:x")
+            .with_namespace(Some("p"), "urn:b")
+            .with_child(Element::new("", "q:none"))
+            .with_attribute_ns("urn:n", "unprefixed", "1")
+            .with_attribute_ns(XML_NS, "other:lang", "en");
+        assert_eq!(
+            element.to_xml(),
+            "<p:x xmlns:p=\"urn:a\" unprefixed=\"1\" xml:lang=\"en\"><none/></p:x>"
+        );
     }
 
     #[test]
