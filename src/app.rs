@@ -181,10 +181,26 @@ pub async fn start(
     });
     // One certificate for HTTPS, LDAPS and StartTLS: read (or made) once at start.
     let listen = &settings.listen;
-    let tls = (listen.https.is_some() || listen.ldap.is_some() || listen.ldaps.is_some())
-        .then(|| crate::crypto::tls::load_or_create_server_config(&data_dir.join("tls")))
+    let own_certificate =
+        (listen.https.is_some() || listen.ldap.is_some() || listen.ldaps.is_some())
+            .then(|| crate::crypto::tls::load_or_create_certified_key(&data_dir.join("tls")))
+            .transpose()?;
+    let tls = own_certificate
+        .clone()
+        .map(crate::crypto::tls::https_config)
         .transpose()?;
-    let (ldap, ldap_addr, ldaps_addr) = start_ldap(&settings, tls.as_ref(), ldap_services).await?;
+    let ldap_tls = own_certificate
+        .map(|own| {
+            let certificates = crate::providers::ldap::certificates::LdapCertificates::new(
+                own,
+                catalog.clone(),
+                secret_box.clone(),
+            );
+            crate::crypto::tls::config_with_resolver(Arc::new(certificates)).map(Arc::new)
+        })
+        .transpose()?;
+    let (ldap, ldap_addr, ldaps_addr) =
+        start_ldap(&settings, ldap_tls.as_ref(), ldap_services).await?;
     let settings = Arc::new(settings);
     let state_hasher = hasher.clone();
     let state_db = db.clone();

@@ -1,5 +1,6 @@
-//! The HTTPS certificate: a self-signed one is generated on first start and kept in the
-//! data directory (`tls/cert.pem`, `tls/key.pem`, key mode 0600), so the fingerprint a
+//! gatehouse's own TLS certificate (HTTPS, and LDAPS/StartTLS when no provider brings
+//! its own): a self-signed one is generated on first start and kept in the data
+//! directory (`tls/cert.pem`, `tls/key.pem`, key mode 0600), so the fingerprint a
 //! browser was told to trust survives restarts.
 
 use std::io::BufReader;
@@ -7,6 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::ResolvesServerCert;
+use rustls::sign::CertifiedKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -17,13 +21,68 @@ pub enum TlsError {
 }
 
 /// Loads `dir/cert.pem` + `dir/key.pem`, generating both first when missing.
-pub fn load_or_create_server_config(dir: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+pub fn load_or_create_certified_key(dir: &Path) -> Result<Arc<CertifiedKey>, TlsError> {
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
     if !cert_path.exists() || !key_path.exists() {
         create_self_signed(dir, &cert_path, &key_path)?;
     }
-    server_config_from_files(&cert_path, &key_path)
+    certified_key_from_files(&cert_path, &key_path)
+}
+
+/// The HTTPS listener's configuration for one certificate (HTTP/2 and 1.1 offered).
+pub fn https_config(key: Arc<CertifiedKey>) -> Result<Arc<ServerConfig>, TlsError> {
+    let mut config = config_with_resolver(Arc::new(OneCertificate(key)))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The same certificate for every handshake.
+#[derive(Debug)]
+pub struct OneCertificate(pub Arc<CertifiedKey>);
+
+impl ResolvesServerCert for OneCertificate {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
+}
+
+/// A server configuration whose certificate `resolver` picks per handshake.
+pub fn config_with_resolver(
+    resolver: Arc<dyn ResolvesServerCert>,
+) -> Result<ServerConfig, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Certificate(e.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver))
+}
+
+/// A certificate chain and its private key, both PEM, ready for rustls.
+pub fn certified_key_from_pem(
+    certificate_pem: &str,
+    key_pem: &str,
+) -> Result<Arc<CertifiedKey>, TlsError> {
+    let certs = rustls_pemfile::certs(&mut certificate_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::Certificate(e.to_string()))?;
+    let key = rustls_pemfile::private_key(&mut key_pem.as_bytes())
+        .map_err(|e| TlsError::Certificate(e.to_string()))?
+        .ok_or_else(|| TlsError::Certificate("no private key in the PEM".into()))?;
+    certified_key(certs, &key)
+}
+
+fn certified_key(
+    certs: Vec<CertificateDer<'static>>,
+    key: &PrivateKeyDer<'static>,
+) -> Result<Arc<CertifiedKey>, TlsError> {
+    if certs.is_empty() {
+        return Err(TlsError::Certificate("no certificate in the PEM".into()));
+    }
+    let signing = rustls::crypto::ring::sign::any_supported_type(key)
+        .map_err(|e| TlsError::Certificate(e.to_string()))?;
+    Ok(Arc::new(CertifiedKey::new(certs, signing)))
 }
 
 fn create_self_signed(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(), TlsError> {
@@ -61,10 +120,10 @@ fn create_self_signed(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(
     Ok(())
 }
 
-pub fn server_config_from_files(
+pub fn certified_key_from_files(
     cert_path: &Path,
     key_path: &Path,
-) -> Result<Arc<ServerConfig>, TlsError> {
+) -> Result<Arc<CertifiedKey>, TlsError> {
     let open = |path: &Path| {
         std::fs::File::open(path)
             .map(BufReader::new)
@@ -79,13 +138,5 @@ pub fn server_config_from_files(
     let key = rustls_pemfile::private_key(&mut open(key_path)?)
         .map_err(|e| TlsError::Certificate(e.to_string()))?
         .ok_or_else(|| TlsError::Certificate(format!("no key in {}", key_path.display())))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Certificate(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsError::Certificate(e.to_string()))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    certified_key(certs, &key)
 }

@@ -624,7 +624,10 @@ async fn extra_headers_replace_what_the_client_sent() {
 #[tokio::test]
 async fn tls_upstreams_verify_certificates_unless_told_not_to() {
     let dir = tempfile::TempDir::new().unwrap();
-    let tls = gatehouse::crypto::tls::load_or_create_server_config(dir.path()).unwrap();
+    let tls = gatehouse::crypto::tls::https_config(
+        gatehouse::crypto::tls::load_or_create_certified_key(dir.path()).unwrap(),
+    )
+    .unwrap();
     let upstream = start_echo_upstream(Some((*tls).clone()));
     let internal_host = format!("https://localhost:{}/secure", upstream.port());
 

@@ -14,6 +14,7 @@ use crate::store::{CatalogHandle, Db};
 
 pub mod bind;
 pub mod bind_cache;
+pub mod certificates;
 pub mod directory;
 pub mod dn;
 pub mod entry;

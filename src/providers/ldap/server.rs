@@ -312,7 +312,13 @@ fn bind_response(msgid: i32, code: LdapResultCode, message: &str) -> LdapMsg {
 
 /// The served LDAP providers (assigned to the embedded outpost, bound to an application).
 fn served(services: &LdapServices) -> Vec<Provider> {
-    let catalog = services.catalog.load();
+    served_in(&services.catalog.load())
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
+pub(super) fn served_in(catalog: &crate::store::Catalog) -> Vec<&Provider> {
     let Some(outpost) = catalog.embedded_outpost() else {
         return Vec::new();
     };
@@ -323,7 +329,6 @@ fn served(services: &LdapServices) -> Vec<Provider> {
         .filter(|provider| {
             provider.ldap().is_some() && catalog.application_of_provider(provider.id).is_some()
         })
-        .cloned()
         .collect()
 }
 

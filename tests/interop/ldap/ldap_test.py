@@ -21,6 +21,8 @@ against it, names included).
 from __future__ import annotations
 
 import os
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -228,12 +230,42 @@ def mfa_bind() -> None:
     check("the same code again is refused (replay)", replay.returncode == 49, replay.stdout + replay.stderr)
 
 
+def presented_certificate(server_name: str) -> bytes:
+    """The certificate LDAPS presents to a client that sends `server_name` as SNI
+    (Python's ssl module, OpenSSL underneath)."""
+    ldaps_host, ldaps_port = os.environ["GATEHOUSE_LDAPS"].rsplit(":", 1)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((ldaps_host, int(ldaps_port)), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=server_name) as tls:
+            return tls.getpeercert(binary_form=True) or b""
+
+
+def sni_certificate() -> None:
+    name = "ldap.interop.example"
+    keypair = post("crypto/certificatekeypairs/generate/",
+                   {"common_name": name, "subject_alt_name": name, "validity_days": 30})
+    pem = api.get(f"{URL}/api/v3/crypto/certificatekeypairs/{keypair['pk']}/view_certificate/",
+                  timeout=10).json()["data"]
+    expected = ssl.PEM_cert_to_DER_cert(pem)
+    api.patch(f"{URL}/api/v3/providers/ldap/{os.environ['PROVIDER_PK']}/",
+              json={"certificate": keypair["pk"], "tls_server_name": name}, timeout=10).raise_for_status()
+    check("LDAPS presents the provider's certificate for its TLS server name (SNI)",
+          presented_certificate(name) == expected)
+    with open(os.environ["GATEHOUSE_TLS_CERT"]) as own:
+        own_der = ssl.PEM_cert_to_DER_cert(own.read())
+    check("LDAPS presents gatehouse's own certificate for other names",
+          presented_certificate("localhost") == own_der)
+
+
 def main() -> int:
     setup()
     try:
         openldap_tools()
         python_ldap3()
         mfa_bind()
+        sni_certificate()
     except LDAPException as error:
         failures.append(f"exception: {error!r}")
         print(f"FAIL  {error!r}")
