@@ -267,6 +267,16 @@ elif kill -0 "$server_pid" 2>/dev/null; then
     fi
 fi
 
+# --- SAML XML signatures: xmlsec1 (and openssl for the redirect binding), no server ----
+if ! command -v xmlsec1 >/dev/null 2>&1; then
+    echo "interop: required tool 'xmlsec1' is missing for saml:" \
+        "apt-get install -y --no-install-recommends xmlsec1" >&2
+    failed_scripts+=("saml (xmlsec1 missing)")
+    failed=1
+else
+    run_step saml/xmlsec_test.py "$python" "$here/saml/xmlsec_test.py" || true
+fi
+
 echo "interop: scripts passed: ${passed_scripts[*]:-none}"
 if ((failed)); then
     echo "interop: scripts FAILED: ${failed_scripts[*]:-(server died)}" >&2
