@@ -67,6 +67,7 @@ impl FlowEngine {
                 break;
             };
             let position = execution.position;
+            let submitted = std::time::Instant::now();
             let outcome = {
                 let mut call = StageCall {
                     services,
@@ -77,6 +78,11 @@ impl FlowEngine {
                 };
                 stages::submit(stage, &mut call, &response).await?
             };
+            tracing::debug!(
+                component = %component(&challenge),
+                took_us = submitted.elapsed().as_micros(),
+                "headless flow: stage answered"
+            );
             step = match outcome {
                 StageStep::Next => {
                     execution.position += 1;

@@ -132,13 +132,17 @@ impl Reputation {
 
     fn add(&self, namespace: &str, key: &str, delta: i64) -> StoreResult<()> {
         let now = self.ephemeral.now();
-        let before = self
-            .ephemeral
-            .get::<StoredScore>(namespace, key)?
-            .map_or(0, |stored| self.decayed(stored, now));
+        let stored = self.ephemeral.get::<StoredScore>(namespace, key)?;
+        let before = stored.map_or(0, |stored| self.decayed(stored, now));
         let score = before
             .saturating_add(delta)
             .clamp(self.settings.lower_limit, self.settings.upper_limit);
+        // A success at the upper limit changes nothing but the timestamp: skip the write
+        // (it is on every sign-in and LDAP bind). The score then decays from the last
+        // real change, and the next success puts it back.
+        if stored.is_some_and(|stored| stored.score == score && before == score) {
+            return Ok(());
+        }
         let stored = StoredScore {
             score,
             updated: now,

@@ -147,10 +147,12 @@ async fn check(
     code: Option<&str>,
     client_ip: Option<IpAddr>,
 ) -> Checked {
+    let started = std::time::Instant::now();
     let user = match machine_credential(services, username, secret, client_ip).await? {
         Some(user) => user,
         None => run_bind_flow(services, provider, username, secret, code, client_ip).await?,
     };
+    let proven_after = started.elapsed();
     let (user, groups) = services
         .db
         .read(move |tx| {
@@ -175,6 +177,11 @@ async fn check(
     if !result.passing {
         return Err(("access denied", "Access denied"));
     }
+    tracing::debug!(
+        proven_us = proven_after.as_micros(),
+        total_us = started.elapsed().as_micros(),
+        "ldap: bind checked"
+    );
     Ok(Proven {
         user: user.id,
         username: user.username.as_str().to_owned(),
