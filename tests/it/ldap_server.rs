@@ -621,3 +621,87 @@ async fn cached_binds_are_remembered_until_something_changes() {
         LdapResultCode::InvalidCredentials
     );
 }
+
+#[tokio::test]
+async fn every_bind_is_an_event_with_the_client_address() {
+    let server = ldap_server().await;
+    directory(&server).await;
+    let robot: Value = server
+        .admin_send(
+            Method::POST,
+            "/api/v3/core/users/",
+            json!({"username": "robot", "name": "Robot", "type": "service_account"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = server
+        .admin_send(
+            Method::POST,
+            "/api/v3/core/tokens/",
+            json!({"identifier": "robot-ldap", "intent": "app_password", "user": robot["pk"]}),
+        )
+        .await;
+    assert_eq!(token.status(), 201);
+    let key: Value = server
+        .admin_get("/api/v3/core/tokens/robot-ldap/view_key/")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = key["key"].as_str().unwrap().to_owned();
+
+    let mut client = Client::connect(&server).await;
+    assert_eq!(
+        client.bind("alice", "alice-password-1").await.0,
+        LdapResultCode::Success
+    );
+    assert_eq!(client.bind("robot", &key).await.0, LdapResultCode::Success);
+    assert_eq!(
+        client.bind("alice", "not-her-password").await.0,
+        LdapResultCode::InvalidCredentials
+    );
+    // The records are written after the answers.
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let events: Value = server
+            .admin_get("/api/v3/events/events/?page_size=100")
+            .await
+            .json()
+            .await
+            .unwrap();
+        seen = events["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|event| event["action"] == "login" || event["action"] == "login_failed")
+            .map(|event| {
+                (
+                    event["action"].as_str().unwrap().to_owned(),
+                    event["user"]["username"].as_str().unwrap_or("").to_owned(),
+                    event["context"]["protocol"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                    event["client_ip"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        if seen.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let has = |action: &str, user: &str, protocol: &str| {
+        seen.iter()
+            .any(|(a, u, p, ip)| a == action && u == user && p == protocol && ip == "127.0.0.1")
+    };
+    assert!(has("login", "alice", "ldap"), "{seen:?}");
+    assert!(has("login", "robot", "ldap"), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|(a, _, _, ip)| a == "login_failed" && ip == "127.0.0.1"),
+        "{seen:?}"
+    );
+}

@@ -225,6 +225,20 @@ async fn machine_credential(
         return Err(("inactive user", INVALID));
     }
     let _ = reputation.record_success(username, client_ip);
+    // The flow's login stage records a flow sign-in; this one is recorded here, after
+    // the answer (authentik's shape for token logins).
+    let event = services.events.prepare(
+        EventAction::Login,
+        Some(&user),
+        client_ip.map(|ip| ip.to_string()).as_deref(),
+        json!({"auth_method": "app_password", "protocol": "ldap"}),
+    );
+    let db = services.db.clone();
+    tokio::spawn(async move {
+        if let Err(error) = db.write(move |tx| tx.insert_event(&event)).await {
+            tracing::warn!(%error, "ldap: recording a token bind failed");
+        }
+    });
     Ok(Some(user.id))
 }
 

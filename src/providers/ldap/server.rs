@@ -207,7 +207,8 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 vec![answer.into()]
             }
             LdapOp::SearchRequest(request) => {
-                search(
+                let started = std::time::Instant::now();
+                let answers = search(
                     services,
                     msgid,
                     &request,
@@ -215,7 +216,17 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     bound.as_ref(),
                     limits,
                 )
-                .await
+                .await;
+                tracing::debug!(
+                    %peer,
+                    bound = bound.as_ref().map_or("", |bound| bound.dn.as_str()),
+                    base = %request.base,
+                    scope = ?request.scope,
+                    filter = ?request.filter,
+                    took_us = started.elapsed().as_micros(),
+                    "ldap: search"
+                );
+                answers
             }
             LdapOp::ExtendedRequest(request) if request.name == STARTTLS_OID && starttls => {
                 next = Some(Next::StartTls);
