@@ -19,6 +19,7 @@ pub mod directory;
 pub mod dn;
 pub mod entry;
 pub mod filter;
+pub mod schema;
 pub mod search;
 pub mod server;
 pub mod view;

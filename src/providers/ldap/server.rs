@@ -499,13 +499,6 @@ fn root_dse(services: &LdapServices) -> Entry {
     entry
 }
 
-fn subschema() -> Entry {
-    let mut entry = Entry::new("cn=subschema".to_owned());
-    entry.add("objectClass", ["top", "subschema"]);
-    entry.add("cn", ["subschema"]);
-    entry
-}
-
 fn done(msgid: i32, code: LdapResultCode, message: &str, ctrl: Vec<LdapControl>) -> LdapMsg {
     let mut answer = result(msgid, LdapOp::SearchResultDone, code, message);
     answer.ctrl = ctrl;
@@ -527,7 +520,7 @@ async fn search(
         let entry = if base.is_empty() {
             root_dse(services)
         } else {
-            subschema()
+            super::schema::subschema()
         };
         let mut encoded = Vec::new();
         if super::filter::matches(&entry, &request.filter) {

@@ -145,6 +145,10 @@ def python_ldap3() -> None:
     server = Server(HOST, port=int(PORT), get_info=ALL)
     conn = Connection(server, user=dn("user0000"), password=PASSWORD, auto_bind=True)
     check("ldap3: server info read from the root DSE", BASE in (server.info.naming_contexts or []))
+    posix = server.schema.object_classes.get("posixAccount") if server.schema else None
+    check("ldap3: the subschema entry describes posixAccount and uidNumber",
+          posix is not None and "uidNumber" in (posix.must_contain or [])
+          and "uidNumber" in server.schema.attribute_types)
     entries = list(conn.extend.standard.paged_search(BASE, "(&(objectClass=user)(cn=user0*))", search_scope=SUBTREE,
                                                       attributes=["cn", "uidNumber"], paged_size=200,
                                                       generator=True))
