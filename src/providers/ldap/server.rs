@@ -505,6 +505,31 @@ fn done(msgid: i32, code: LdapResultCode, message: &str, ctrl: Vec<LdapControl>)
     answer
 }
 
+/// The directory view of the provider the connection is bound to.
+async fn bound_view(
+    services: &LdapServices,
+    bound: &Bound,
+) -> Result<Arc<super::view::DirectoryView>, (LdapResultCode, &'static str)> {
+    let catalog = services.catalog.load();
+    let Some(ldap) = catalog.provider(bound.provider).and_then(Provider::ldap) else {
+        return Err((LdapResultCode::Unavailable, "The provider is gone"));
+    };
+    let settings = ViewSettings {
+        base_dn: ldap.base_dn.clone(),
+        uid_start: ldap.uid_start_number,
+        gid_start: ldap.gid_start_number,
+    };
+    let epoch = services.sessions.directory_epoch();
+    services
+        .directories
+        .view(&services.db, epoch, bound.provider, &settings)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "ldap: loading the directory failed");
+            (LdapResultCode::Unavailable, "The directory is unavailable")
+        })
+}
+
 async fn search(
     services: &LdapServices,
     msgid: i32,
@@ -520,7 +545,14 @@ async fn search(
         let entry = if base.is_empty() {
             root_dse(services)
         } else {
-            super::schema::subschema()
+            // Bound clients also learn the names of the user and group attributes their
+            // directory holds (schema-checking clients refuse filters on unknown names).
+            let view = match bound {
+                Some(bound) => bound_view(services, bound).await.ok(),
+                None => None,
+            };
+            let custom = view.iter().flat_map(|view| view.attribute_names());
+            super::schema::subschema(custom)
         };
         let mut encoded = Vec::new();
         if super::filter::matches(&entry, &request.filter) {
@@ -537,30 +569,9 @@ async fn search(
             "Bind first: anonymous clients may read only the root DSE",
         );
     };
-    let catalog = services.catalog.load();
-    let Some(ldap) = catalog
-        .provider(bound.provider)
-        .and_then(Provider::ldap)
-        .cloned()
-    else {
-        return refused(LdapResultCode::Unavailable, "The provider is gone");
-    };
-    let settings = ViewSettings {
-        base_dn: ldap.base_dn.clone(),
-        uid_start: ldap.uid_start_number,
-        gid_start: ldap.gid_start_number,
-    };
-    let epoch = services.sessions.directory_epoch();
-    let view = match services
-        .directories
-        .view(&services.db, epoch, bound.provider, &settings)
-        .await
-    {
+    let view = match bound_view(services, bound).await {
         Ok(view) => view,
-        Err(error) => {
-            tracing::error!(%error, "ldap: loading the directory failed");
-            return refused(LdapResultCode::Unavailable, "The directory is unavailable");
-        }
+        Err((code, message)) => return refused(code, message),
     };
     let client_limit = usize::try_from(request.sizelimit).unwrap_or(0);
     let size_limit = match client_limit {

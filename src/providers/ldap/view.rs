@@ -39,6 +39,8 @@ pub struct DirectoryView {
     index: HashMap<(String, String), Vec<usize>>,
     /// The user each user entry stands for (binds look users up by DN).
     users_by_entry: HashMap<usize, UserId>,
+    /// Every attribute name the entries use, once each (for the subschema entry).
+    attribute_names: Vec<String>,
 }
 
 impl DirectoryView {
@@ -185,7 +187,18 @@ impl DirectoryView {
             entry.add_operational("entryUUID", [group.id.to_string()]);
             view.push(entry);
         }
+        let mut seen = std::collections::HashSet::new();
+        for attribute in view.entries.iter().flat_map(|entry| &entry.attributes) {
+            if seen.insert(attribute.lower.as_str()) {
+                view.attribute_names.push(attribute.name.clone());
+            }
+        }
         view
+    }
+
+    /// Every attribute name the entries use, in the spelling served.
+    pub fn attribute_names(&self) -> impl Iterator<Item = &str> {
+        self.attribute_names.iter().map(String::as_str)
     }
 
     fn push(&mut self, entry: Entry) -> usize {

@@ -80,7 +80,8 @@ def setup() -> None:
     groups = [post("core/groups/", {"name": f"group{g:02d}"}) for g in range(GROUPS)]
     for n in range(USERS):
         user = post("core/users/", {"username": f"user{n:04d}", "name": f"User {n:04d}",
-                                    "email": f"user{n:04d}@example.com"})
+                                    "email": f"user{n:04d}@example.com",
+                                    "attributes": {"department": "lab"} if n == 7 else {}})
         group = groups[n % GROUPS]
         post(f"core/groups/{group['pk']}/add_user/", {"pk": user["pk"]})
         if n < 20:
@@ -149,6 +150,10 @@ def python_ldap3() -> None:
     check("ldap3: the subschema entry describes posixAccount and uidNumber",
           posix is not None and "uidNumber" in (posix.must_contain or [])
           and "uidNumber" in server.schema.attribute_types)
+    # A user attribute is in the schema too, so ldap3's name checks let a filter use it.
+    conn.search(BASE, "(department=lab)", search_scope=SUBTREE, attributes=["cn", "department"])
+    check("ldap3: a filter on a user attribute (schema-checked) finds its user",
+          [e.entry_dn.lower() for e in conn.entries] == [dn("user0007").lower()], str(conn.entries)[:200])
     entries = list(conn.extend.standard.paged_search(BASE, "(&(objectClass=user)(cn=user0*))", search_scope=SUBTREE,
                                                       attributes=["cn", "uidNumber"], paged_size=200,
                                                       generator=True))
