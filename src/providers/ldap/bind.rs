@@ -297,9 +297,15 @@ async fn run_bind_flow(
         Ok(Headless::Authenticated { user, .. }) => Ok(user),
         Ok(Headless::Refused(_)) => Err((WRONG_PASSWORD, INVALID)),
         Ok(Headless::Unanswerable(component)) if component == "ak-stage-authenticator-validate" => {
+            let codes_accepted = provider.ldap().is_some_and(|ldap| ldap.mfa_support);
             Err((
                 "code missing",
-                "This account needs a second factor: append ;<code> to the password",
+                if codes_accepted {
+                    "This account needs a second factor: append ;<code> to the password"
+                } else {
+                    "This account needs a second factor, and this LDAP provider does not \
+                     take codes (its mfa_support is off): bind with an app password"
+                },
             ))
         }
         Ok(Headless::Unanswerable(component)) => {
