@@ -12,7 +12,12 @@
 //! cargo run --example saml_xmldsig -- sign-redirect --key key.pem --cert cert.pem [--alg ...]
 //!     [--relay-state RS] MESSAGE_BASE64
 //! cargo run --example saml_xmldsig -- verify-redirect --cert cert.pem [--allow-sha1] QUERY
+//! cargo run --example saml_xmldsig -- encrypt --cert sp-cert.pem
+//!     [--method aes256-gcm|aes128-gcm|aes256-cbc|aes128-cbc] IN.xml OUT.xml
 //! ```
+//!
+//! `encrypt` wraps the root element of IN (an assertion) in a `saml:EncryptedAssertion`
+//! for the holder of the certificate's key.
 //!
 //! `build` makes a Response with the tree builder (as the SAML endpoints will, not by
 //! parsing a file), signs its assertion and then itself, and writes it. `sign-redirect`
@@ -104,6 +109,7 @@ fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
         "build" => build(&args),
         "sign-redirect" => sign_redirect(&args),
         "verify-redirect" => verify_redirect(&args),
+        "encrypt" => encrypt(&args),
         other => bail!("unknown command {other}"),
     }
 }
@@ -339,4 +345,28 @@ fn verify(args: &Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn encrypt(args: &Args) -> anyhow::Result<ExitCode> {
+    use gatehouse::providers::saml::xml::encrypt::{DataEncryption, encrypt_element};
+    let [input, output] = args.positional.as_slice() else {
+        bail!("encrypt needs IN.xml OUT.xml");
+    };
+    let certificate =
+        TrustedCertificate::from_pem(&read(args.one("--cert").context("--cert is required")?)?)?;
+    let certificate = certificate.first().context("no certificate in --cert")?;
+    let method = match args.one("--method").unwrap_or("aes256-gcm") {
+        "aes128-cbc" => DataEncryption::Aes128Cbc,
+        "aes256-cbc" => DataEncryption::Aes256Cbc,
+        "aes128-gcm" => DataEncryption::Aes128Gcm,
+        "aes256-gcm" => DataEncryption::Aes256Gcm,
+        other => bail!("unknown --method {other}"),
+    };
+    let element = xml::parse(read(input)?.as_bytes())?;
+    let encrypted = encrypt_element(&element, certificate.der(), method)?;
+    let wrapper = Element::new(xml::SAML_NS, "saml:EncryptedAssertion")
+        .with_namespace(Some("saml"), xml::SAML_NS)
+        .with_child(encrypted);
+    std::fs::write(output, wrapper.to_document()).with_context(|| format!("writing {output}"))?;
+    Ok(ExitCode::SUCCESS)
 }

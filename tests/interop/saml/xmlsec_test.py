@@ -12,7 +12,10 @@ implementation of XML-DSig (libxmlsec1 on libxml2 and OpenSSL), which nobody her
     and signed twice passes xmlsec1 for both signatures;
 (d) HTTP-Redirect binding signatures, which xmlsec1 does not do, against the `openssl`
     command line (skipped with a note when it is missing): openssl signs a query that
-    gatehouse verifies, and verifies a query gatehouse signs.
+    gatehouse verifies, and verifies a query gatehouse signs;
+(e) XML Encryption: gatehouse encrypts a signed assertion for an SP certificate (AES-GCM
+    and AES-CBC, RSA-OAEP key transport) and `xmlsec1 --decrypt` recovers it with the SP's
+    key, its signature intact; another key cannot.
 
 gatehouse's side is the cargo example `saml_xmldsig` (examples/saml_xmldsig.rs); the script
 builds it unless SAML_XMLDSIG_BIN points at a built one. Needs Debian's `xmlsec1` package.
@@ -248,6 +251,7 @@ def interop(xmlsec, ours, work):
     write("response.xml", RESPONSE)
     built_by_gatehouse(xmlsec, ours, keys, path, xmlsec_verify)
     redirect_binding(ours, keys, path)
+    encrypted_assertions(xmlsec, ours, keys, path, xmlsec_verify)
     write("authn.xml", AUTHN_REQUEST)
 
     # --- (a) gatehouse signs, xmlsec1 verifies ------------------------------------------
@@ -497,6 +501,43 @@ def interop(xmlsec, ours, work):
                 result.returncode == 1 and "SHA-1" in result.stdout,
                 result.stdout + result.stderr,
             )
+
+
+def encrypted_assertions(xmlsec, ours, keys, path, xmlsec_verify):
+    """(e) gatehouse encrypts a signed assertion for an SP's certificate (XML Encryption,
+    RSA-OAEP key transport); `xmlsec1 --decrypt` with the SP's private key must recover
+    it, and the recovered assertion's signature must still verify."""
+    assertion = (
+        f'<saml:Assertion xmlns:saml="{SAML}" ID="_enc1" Version="2.0" '
+        'IssueInstant="2026-11-23T00:00:00Z"><saml:Issuer>https://idp.example/</saml:Issuer>'
+        "<saml:Subject><saml:NameID>ada@example.com</saml:NameID></saml:Subject></saml:Assertion>"
+    )
+    with open(path("enc-plain.xml"), "w", encoding="utf-8") as f:
+        f.write(assertion)
+    idp_key, idp_cert = keys["rsa"]
+    sp_key, sp_cert = keys["other"]
+    signed = run([ours, "sign", "--key", idp_key, "--cert", idp_cert, "--id", "_enc1",
+                  path("enc-plain.xml"), path("enc-signed.xml")])
+    check("(e) gatehouse signs the assertion to encrypt", signed.returncode == 0, signed.stderr)
+    for method in ("aes256-gcm", "aes128-gcm", "aes256-cbc", "aes128-cbc"):
+        encrypted_name = f"enc-{method}.xml"
+        made = run([ours, "encrypt", "--cert", sp_cert, "--method", method,
+                    path("enc-signed.xml"), path(encrypted_name)])
+        with open(path(encrypted_name), encoding="utf-8") as f:
+            text = f.read() if made.returncode == 0 else ""
+        check(f"(e) gatehouse encrypts with {method}; no plaintext left",
+              made.returncode == 0 and "ada@example.com" not in text, made.stderr)
+        decrypted = run([xmlsec, "--decrypt", "--privkey-pem", sp_key, path(encrypted_name)])
+        check(f"(e) xmlsec1 decrypts {method} with the SP's key",
+              decrypted.returncode == 0 and "ada@example.com" in decrypted.stdout,
+              decrypted.stderr[-600:])
+        with open(path(f"dec-{method}.xml"), "w", encoding="utf-8") as f:
+            f.write(decrypted.stdout)
+        verified = xmlsec_verify(f"dec-{method}.xml", idp_cert, *ASSERTION_ID_ATTR)
+        check(f"(e) the decrypted {method} assertion's signature verifies in xmlsec1",
+              verified.returncode == 0, verified.stderr[-600:])
+        wrong = run([xmlsec, "--decrypt", "--privkey-pem", idp_key, path(encrypted_name)])
+        check(f"(e) another key cannot decrypt {method}", wrong.returncode != 0)
 
 
 def built_by_gatehouse(xmlsec, ours, keys, path, xmlsec_verify):

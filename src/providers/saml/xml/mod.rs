@@ -38,7 +38,8 @@
 //!
 //! Not supported (refused, not misread): inclusive C14N (`REC-xml-c14n-20010315`) and
 //! the `#WithComments` variants, any transform other than enveloped-signature + exclusive
-//! C14N, `Reference URI=""` (whole document), HMAC, DSA, Ed25519, encrypted XML.
+//! C14N, `Reference URI=""` (whole document), HMAC, DSA, Ed25519, decrypting XML
+//! (`encrypt` only encrypts: an IdP sends encrypted assertions, it never receives them).
 //!
 //! What verification guarantees (the signature-wrapping defences): no ID appears twice
 //! in the document; the element has exactly one `ds:Signature` child; its SignedInfo has
@@ -85,6 +86,7 @@ mod algorithms;
 mod c14n;
 mod dom;
 mod dsig;
+pub mod encrypt;
 mod parse;
 mod redirect;
 mod trust;
