@@ -16,6 +16,7 @@ pub mod outpost;
 pub mod policy;
 pub mod property_mapping;
 pub mod provider;
+pub mod saml;
 pub mod stage;
 pub mod time;
 pub mod token;
@@ -41,6 +42,7 @@ pub use provider::{
     ClientType, IssuerMode, LdapAccessMode, LdapProvider, MatchingMode, OAuth2Provider, Provider,
     ProviderKind, ProxyMode, ProxyProvider, RedirectUri, RefreshToken, SubMode,
 };
+pub use saml::{SamlBinding, SamlMapping, SamlProvider, StandardSamlAttribute};
 pub use stage::{Stage, StageKind};
 pub use time::Timestamp;
 pub use token::{Token, TokenIntent};

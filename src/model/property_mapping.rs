@@ -23,6 +23,8 @@ pub struct PropertyMapping {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum MappingKind {
     Scope(ScopeMapping),
+    /// A SAML attribute (see `super::saml`).
+    Saml(super::saml::SamlMapping),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,7 +130,22 @@ impl PropertyMapping {
     pub fn scope(&self) -> Option<&ScopeMapping> {
         match &self.kind {
             MappingKind::Scope(scope) => Some(scope),
+            MappingKind::Saml(_) => None,
         }
+    }
+
+    pub fn saml(&self) -> Option<&super::saml::SamlMapping> {
+        match &self.kind {
+            MappingKind::Saml(saml) => Some(saml),
+            MappingKind::Scope(_) => None,
+        }
+    }
+
+    /// The default SAML attribute this mapping computes natively, if it is a managed one.
+    pub fn standard_saml(&self) -> Option<super::saml::StandardSamlAttribute> {
+        self.managed
+            .as_deref()
+            .and_then(super::saml::StandardSamlAttribute::from_managed)
     }
 
     /// The standard scope this mapping computes natively, if it is a managed one.

@@ -29,6 +29,7 @@ pub enum ProviderKind {
     OAuth2(OAuth2Provider),
     Proxy(ProxyProvider),
     Ldap(LdapProvider),
+    Saml(super::saml::SamlProvider),
 }
 
 impl Provider {
@@ -38,7 +39,7 @@ impl Provider {
         match &self.kind {
             ProviderKind::OAuth2(oauth) => Some(oauth),
             ProviderKind::Proxy(proxy) => Some(&proxy.oauth),
-            ProviderKind::Ldap(_) => None,
+            ProviderKind::Ldap(_) | ProviderKind::Saml(_) => None,
         }
     }
 
@@ -50,14 +51,21 @@ impl Provider {
     pub fn proxy(&self) -> Option<&ProxyProvider> {
         match &self.kind {
             ProviderKind::Proxy(proxy) => Some(proxy),
-            ProviderKind::OAuth2(_) | ProviderKind::Ldap(_) => None,
+            ProviderKind::OAuth2(_) | ProviderKind::Ldap(_) | ProviderKind::Saml(_) => None,
+        }
+    }
+
+    pub fn saml(&self) -> Option<&super::saml::SamlProvider> {
+        match &self.kind {
+            ProviderKind::Saml(saml) => Some(saml),
+            _ => None,
         }
     }
 
     pub fn ldap(&self) -> Option<&LdapProvider> {
         match &self.kind {
             ProviderKind::Ldap(ldap) => Some(ldap),
-            ProviderKind::OAuth2(_) | ProviderKind::Proxy(_) => None,
+            ProviderKind::OAuth2(_) | ProviderKind::Proxy(_) | ProviderKind::Saml(_) => None,
         }
     }
 
@@ -97,6 +105,10 @@ impl Provider {
             ProviderKind::Ldap(_) => (
                 "ak-provider-ldap-form",
                 "authentik_providers_ldap.ldapprovider",
+            ),
+            ProviderKind::Saml(_) => (
+                "ak-provider-saml-form",
+                "authentik_providers_saml.samlprovider",
             ),
         }
     }

@@ -9,6 +9,7 @@ pub mod flow_http;
 pub mod health;
 pub mod oauth;
 pub mod outpost;
+pub mod saml;
 pub mod state;
 pub mod templates;
 pub mod ui;
@@ -94,6 +95,7 @@ pub fn configure(config: &mut ServiceConfig, state: Data<AppState>) {
         .service(ui::flow_pages::show)
         .service(ui::flow_pages::answer)
         .configure(oauth::routes)
+        .configure(saml::routes)
         .configure(api::routes)
         .default_service(web::to(not_found));
 }

@@ -38,6 +38,8 @@ mod oauth_api;
 mod oauth_flows;
 mod page_login;
 mod proxy_upstream;
+mod saml_api;
+mod saml_sso;
 mod sessions;
 mod setup;
 mod webauthn_flows;

@@ -212,7 +212,9 @@ pub(super) fn property_mappings_round_trip_with_unique_names_and_keys(f: &mut St
 
     let mut changed = gitea.clone();
     changed.name = "Gitea groups".into();
-    let MappingKind::Scope(scope) = &mut changed.kind;
+    let MappingKind::Scope(scope) = &mut changed.kind else {
+        unreachable!("a scope mapping")
+    };
     scope.expression = "#{ groups: [] }".into();
     store
         .write(|tx| tx.update_property_mapping(&changed))

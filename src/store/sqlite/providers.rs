@@ -20,6 +20,7 @@ fn kind_name(provider: &Provider) -> &'static str {
         ProviderKind::OAuth2(_) => "oauth2",
         ProviderKind::Proxy(_) => "proxy",
         ProviderKind::Ldap(_) => "ldap",
+        ProviderKind::Saml(_) => "saml",
     }
 }
 

@@ -206,7 +206,10 @@ fn apply(
         }
     }
     let native = mapping.standard().is_some();
-    let MappingKind::Scope(scope) = &mut mapping.kind;
+    let MappingKind::Scope(scope) = &mut mapping.kind else {
+        // `find` hands out scope mappings only.
+        return Err(ApiError::NotFound);
+    };
     if let Some(scope_name) = input.scope_name.map(|name| name.trim().to_owned()) {
         if native && scope_name != scope.scope_name {
             errors.add("scope_name", NATIVE);

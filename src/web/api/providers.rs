@@ -6,8 +6,11 @@
 mod checks;
 mod input;
 mod ldap;
+mod multipart;
 mod proxy;
 mod render;
+mod saml;
+mod saml_input;
 mod setup_urls;
 
 use actix_web::web::{Data, Json, Path, Query, ServiceConfig};
@@ -40,7 +43,8 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(modify)
         .service(remove)
         .configure(proxy::routes)
-        .configure(ldap::routes);
+        .configure(ldap::routes)
+        .configure(saml::routes);
 }
 
 const ORDERINGS: &[&str] = &["pk", "name", "client_id"];

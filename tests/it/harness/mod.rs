@@ -3,6 +3,7 @@
 
 pub mod flows;
 pub mod oidc;
+pub mod saml;
 pub mod smtp;
 
 use std::net::SocketAddr;

@@ -48,7 +48,7 @@ pub struct ProviderInput {
     authorization_flow: Option<String>,
     #[serde(default, deserialize_with = "present")]
     invalidation_flow: Option<Option<String>>,
-    property_mappings: Option<Vec<String>>,
+    pub(super) property_mappings: Option<Vec<String>>,
     client_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -132,7 +132,7 @@ pub fn apply_collecting(
         ProviderKind::OAuth2(oauth) => oauth,
         ProviderKind::Proxy(proxy) => &mut proxy.oauth,
         // Kinds without an OAuth client have only the common fields.
-        ProviderKind::Ldap(_) => return Changes::default(),
+        ProviderKind::Ldap(_) | ProviderKind::Saml(_) => return Changes::default(),
     };
     let secret_changed = apply_client(ctx, errors, id, oauth, input, write);
     let signing_key_changed = apply_tokens(ctx, errors, oauth, input);

@@ -13,23 +13,23 @@ fn verbose_names(provider: &Provider) -> (&'static str, &'static str) {
         ProviderKind::OAuth2(_) => ("OAuth2/OpenID Provider", "OAuth2/OpenID Providers"),
         ProviderKind::Proxy(_) => ("Proxy Provider", "Proxy Providers"),
         ProviderKind::Ldap(_) => ("LDAP Provider", "LDAP Providers"),
+        ProviderKind::Saml(_) => ("SAML Provider", "SAML Providers"),
     }
 }
 
 /// The mappings the provider names that still exist (a deleted mapping drops out, as a
 /// many-to-many row does in authentik).
 fn property_mappings(catalog: &Catalog, provider: &Provider) -> Vec<uuid::Uuid> {
-    provider
-        .oauth2()
-        .map(|oauth| {
-            oauth
-                .property_mappings
-                .iter()
-                .copied()
-                .filter(|id| catalog.property_mapping(*id).is_some())
-                .collect()
-        })
-        .unwrap_or_default()
+    let listed = match (provider.oauth2(), provider.saml()) {
+        (Some(oauth), _) => oauth.property_mappings.as_slice(),
+        (None, Some(saml)) => saml.property_mappings.as_slice(),
+        (None, None) => &[],
+    };
+    listed
+        .iter()
+        .copied()
+        .filter(|id| catalog.property_mapping(*id).is_some())
+        .collect()
 }
 
 /// authentik's `Provider`.

@@ -1,0 +1,168 @@
+//! `/api/v3/providers/saml/` in authentik's shapes: create, read, update, delete, field
+//! errors, the default SAML mappings, and creating a provider from an SP's metadata.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::TestServer;
+use crate::harness::oidc::{IMPLICIT_CONSENT, flow_pk};
+use crate::harness::saml::Sp;
+
+const PATH: &str = "/api/v3/providers/saml/";
+
+#[tokio::test]
+async fn saml_providers_round_trip_in_authentiks_shape() {
+    let server = TestServer::spawn().await;
+    let sp = Sp::create(&server, "wiki", json!({"sp_binding": "redirect"})).await;
+    let path = format!("{PATH}{}/", sp.provider_pk);
+    let provider: Value = server.admin_get(&path).await.json().await.unwrap();
+    assert_eq!(provider["acs_url"], sp.acs_url);
+    assert_eq!(provider["audience"], sp.entity_id);
+    assert_eq!(provider["sp_binding"], "redirect");
+    assert_eq!(provider["sign_assertion"], true);
+    assert_eq!(provider["assertion_valid_not_before"], "minutes=-5");
+    assert_eq!(
+        provider["digest_algorithm"],
+        "http://www.w3.org/2001/04/xmlenc#sha256"
+    );
+    assert_eq!(provider["component"], "ak-provider-saml-form");
+    assert_eq!(provider["assigned_application_slug"], "wiki");
+    assert_eq!(provider["url_sso_init"], sp.endpoint("sso/binding/init/"));
+    assert_eq!(provider["issuer"], sp.endpoint("metadata/"));
+    // The default SAML mappings come with a new provider.
+    assert_eq!(provider["property_mappings"].as_array().unwrap().len(), 7);
+
+    let patched = server
+        .admin_send(
+            Method::PATCH,
+            &path,
+            json!({"sign_response": true, "issuer": "https://idp.example/entity"}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let patched: Value = patched.json().await.unwrap();
+    assert_eq!(patched["sign_response"], true);
+    assert_eq!(patched["issuer"], "https://idp.example/entity");
+
+    let list: Value = server.admin_get(PATH).await.json().await.unwrap();
+    assert_eq!(list["pagination"]["count"], 1);
+    let all: Value = server
+        .admin_get("/api/v3/providers/all/")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["results"][0]["verbose_name"], "SAML Provider");
+    // An OAuth path does not serve a SAML provider.
+    let oauth = server
+        .admin_get(&format!("/api/v3/providers/oauth2/{}/", sp.provider_pk))
+        .await;
+    assert_eq!(oauth.status(), 404);
+
+    let deleted = server.admin_send(Method::DELETE, &path, json!({})).await;
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(server.admin_get(&path).await.status(), 404);
+}
+
+#[tokio::test]
+async fn bad_settings_are_field_errors() {
+    let server = TestServer::spawn().await;
+    let created = server
+        .admin_send(
+            Method::POST,
+            PATH,
+            json!({
+                "name": "wiki",
+                "authorization_flow": flow_pk(&server, IMPLICIT_CONSENT).await,
+                "acs_url": "not a url",
+                "sp_binding": "artifact",
+                "assertion_valid_not_on_or_after": "minutes=-10",
+                "digest_algorithm": "http://www.w3.org/2001/04/xmldsig-more#md5",
+                "signing_kp": "00000000-0000-0000-0000-000000000000",
+                "encryption_kp": "00000000-0000-0000-0000-000000000000",
+                "default_name_id_policy": "urn:example:format",
+            }),
+        )
+        .await;
+    assert_eq!(created.status(), 400);
+    let errors: Value = created.json().await.unwrap();
+    for field in [
+        "acs_url",
+        "sp_binding",
+        "assertion_valid_not_on_or_after",
+        "digest_algorithm",
+        "signing_kp",
+        "encryption_kp",
+        "default_name_id_policy",
+    ] {
+        assert!(errors[field].is_array(), "{field}: {errors}");
+    }
+    let missing = server
+        .admin_send(Method::POST, PATH, json!({"name": "x"}))
+        .await;
+    let errors: Value = missing.json().await.unwrap();
+    assert!(errors["acs_url"].is_array() && errors["authorization_flow"].is_array());
+}
+
+const SP_METADATA: &str = r#"<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://nextcloud.example.com/saml">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://nextcloud.example.com/saml/sls"/>
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://nextcloud.example.com/saml/acs" index="1"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>"#;
+
+#[tokio::test]
+async fn importing_sp_metadata_creates_a_provider() {
+    let server = TestServer::spawn().await;
+    let flow = flow_pk(&server, IMPLICIT_CONSENT).await;
+    let boundary = "gatehouse-boundary-42";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nNextcloud\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"authorization_flow\"\r\n\r\n{flow}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"sp.xml\"\r\nContent-Type: text/xml\r\n\r\n{SP_METADATA}\r\n\
+         --{boundary}--\r\n"
+    );
+    let imported = reqwest::Client::new()
+        .post(server.url(&format!("{PATH}import_metadata/")))
+        .bearer_auth(crate::harness::ADMIN_TOKEN)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), 204, "{}", imported.text().await.unwrap());
+    let list: Value = server.admin_get(PATH).await.json().await.unwrap();
+    let provider = &list["results"][0];
+    assert_eq!(provider["name"], "Nextcloud");
+    assert_eq!(
+        provider["acs_url"],
+        "https://nextcloud.example.com/saml/acs"
+    );
+    assert_eq!(provider["audience"], "https://nextcloud.example.com/saml");
+    assert_eq!(
+        provider["sls_url"],
+        "https://nextcloud.example.com/saml/sls"
+    );
+    assert_eq!(provider["sp_binding"], "post");
+    assert_eq!(
+        provider["default_name_id_policy"],
+        "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+    );
+    assert!(provider["signing_kp"].is_string(), "{provider}");
+
+    let broken = server
+        .admin_send(
+            Method::POST,
+            &format!("{PATH}import_metadata/"),
+            json!({"name": "Broken", "authorization_flow": flow, "file": "<nope/>"}),
+        )
+        .await;
+    assert_eq!(broken.status(), 400);
+    let errors: Value = broken.json().await.unwrap();
+    assert!(errors["file"].is_array(), "{errors}");
+}
