@@ -79,7 +79,8 @@ pub struct SamlProvider {
     /// When set, requests must be signed with this certificate.
     #[serde(default)]
     pub verification_kp: Option<Uuid>,
-    /// Encrypting assertions is not implemented; the API refuses to set it.
+    /// The SP's certificate (RSA): assertions are encrypted for it (AES-256-GCM, the key
+    /// wrapped with RSA-OAEP) when set.
     #[serde(default)]
     pub encryption_kp: Option<Uuid>,
     #[serde(default = "yes")]

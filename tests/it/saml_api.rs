@@ -79,7 +79,7 @@ async fn bad_settings_are_field_errors() {
                 "assertion_valid_not_on_or_after": "minutes=-10",
                 "digest_algorithm": "http://www.w3.org/2001/04/xmldsig-more#md5",
                 "signing_kp": "00000000-0000-0000-0000-000000000000",
-                "encryption_kp": "00000000-0000-0000-0000-000000000000",
+                "encryption_kp": "not-a-uuid",
                 "default_name_id_policy": "urn:example:format",
             }),
         )

@@ -551,3 +551,45 @@ async fn sp_initiated_logout_ends_the_session_and_answers_the_sp() {
         .unwrap();
     assert_eq!(me.status(), 401, "signed out");
 }
+
+#[tokio::test]
+async fn assertions_are_encrypted_for_the_sps_certificate() {
+    let server = TestServer::spawn().await;
+    let (certificate_pk, _) = sp_signing_key(&server).await;
+    let sp = Sp::create(
+        &server,
+        "wiki",
+        json!({"encryption_kp": certificate_pk, "sign_response": true}),
+    )
+    .await;
+    let certificate = idp_certificate(&sp).await;
+    let mut ua = UserAgent::new(&server, "alice").await;
+    let request = sp.authn_request("_enc", &now_instant(&server), "redirect", "");
+    let (status, html) = page_of(
+        &ua.go(&sp.redirect_url("sso/binding/redirect/", &request, None))
+            .await,
+    );
+    assert_eq!(status, 200, "{html}");
+    let form = read_form(&html);
+    let text =
+        String::from_utf8(codec::decode_base64(&form.fields["SAMLResponse"]).unwrap()).unwrap();
+    assert!(
+        !text.contains("alice"),
+        "nothing about the user in clear: {text}"
+    );
+    let response = xml::parse(text.as_bytes()).unwrap();
+    assert!(response.find_child(SAML_NS, "Assertion").is_none());
+    let encrypted = response.find_child(SAML_NS, "EncryptedAssertion").unwrap();
+    assert!(
+        encrypted
+            .find_child(xml::encrypt::XENC_NS, "EncryptedData")
+            .is_some()
+    );
+    // The response signature covers the encrypted assertion.
+    xml::verify_root(
+        &response,
+        std::slice::from_ref(&certificate),
+        &Default::default(),
+    )
+    .expect("the response's signature verifies");
+}

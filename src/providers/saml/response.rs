@@ -180,11 +180,17 @@ fn attribute_statement(attributes: &[SamlAttribute]) -> Option<Element> {
     Some(statement)
 }
 
-/// A successful Response: IDs of the response and of its assertion, and the tree.
-pub fn success(
-    envelope: &Envelope<'_>,
-    content: &AssertionContent<'_>,
-) -> (String, String, Element) {
+/// A successful Response, in parts: the assertion is signed (and maybe encrypted) on
+/// its own before it goes into the response, which is signed last.
+pub struct SuccessParts {
+    pub response_id: String,
+    pub assertion_id: String,
+    /// The Response with Issuer and Status, without its assertion yet.
+    pub response: Element,
+    pub assertion: Element,
+}
+
+pub fn success(envelope: &Envelope<'_>, content: &AssertionContent<'_>) -> SuccessParts {
     let (response_id, assertion_id) = (new_id(), new_id());
     let mut assertion = Element::new(SAML_NS, "saml:Assertion")
         .with_namespace(Some("saml"), SAML_NS)
@@ -203,9 +209,27 @@ pub fn success(
         &response_id,
         envelope,
         status(STATUS_SUCCESS, None, None),
-    )
-    .with_child(assertion);
-    (response_id, assertion_id, response)
+    );
+    SuccessParts {
+        response_id,
+        assertion_id,
+        response,
+        assertion,
+    }
+}
+
+/// The assertion encrypted for the SP (SAML core §2.3.4): `saml:EncryptedAssertion`
+/// around the `xenc:EncryptedData`.
+pub fn encrypted_assertion(
+    assertion: &Element,
+    recipient_certificate_der: &[u8],
+) -> Result<Element, xml::encrypt::EncryptError> {
+    let data = xml::encrypt::encrypt_element(
+        assertion,
+        recipient_certificate_der,
+        xml::encrypt::DataEncryption::Aes256Gcm,
+    )?;
+    Ok(Element::new(SAML_NS, "saml:EncryptedAssertion").with_child(data))
 }
 
 /// A Response that carries only an error status (no assertion).

@@ -11,7 +11,8 @@ session plays the browser and signs in through gatehouse's flow executor JSON AP
 Runs: SP-initiated sign-in through the Redirect binding (then reading NameID and
 attributes), through the POST binding, with AuthnRequests the SP signs (redirect query
 signature, gatehouse has the SP's certificate), with a signed Response; IdP-initiated
-sign-in (unsolicited); a request for another ACS refused; SP-initiated logout (the
+sign-in (unsolicited); an assertion encrypted for the SP's certificate (AES-256-GCM,
+RSA-OAEP) that pysaml2 decrypts; a request for another ACS refused; SP-initiated logout (the
 LogoutResponse parsed by pysaml2 and the session gone).
 
     pysaml2_test.py      (GATEHOUSE_URL and GATEHOUSE_TOKEN from tests/interop/run.sh)
@@ -256,6 +257,8 @@ def sp_client(slug: str, entity: str, acs: str, sls: str, want_response_signed: 
     }
     if key_files:
         config["key_file"], config["cert_file"] = key_files
+        # The same pair decrypts assertions gatehouse encrypts for this SP.
+        config["encryption_keypairs"] = [{"key_file": key_files[0], "cert_file": key_files[1]}]
         sp["signing_algorithm"] = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
         sp["digest_algorithm"] = "http://www.w3.org/2001/04/xmlenc#sha256"
     conf = SPConfig()
@@ -370,7 +373,8 @@ def main() -> int:
         certificate = api("POST", "crypto/certificatekeypairs/", 201,
                           json={"name": f"pysaml2 SP signing {run}", "certificate_data": pem})
         create_saml_app(signed_slug, "http://signed.pysaml2.test/metadata", "http://signed.pysaml2.test/acs",
-                        {"verification_kp": certificate["pk"], "sign_response": True})
+                        {"verification_kp": certificate["pk"], "encryption_kp": certificate["pk"],
+                         "sign_response": True})
         return sp_client(signed_slug, "http://signed.pysaml2.test/metadata", "http://signed.pysaml2.test/acs",
                          "http://signed.pysaml2.test/sls", want_response_signed=True, key_files=(key_path, cert_path))
 
@@ -383,6 +387,8 @@ def main() -> int:
         location = dict(info["headers"])["Location"]
         expect("Signature=" in location, "pysaml2 signed the redirect query")
         page = browser.go(location)
+        sent = base64.b64decode(read_form(page)[1]["SAMLResponse"]).decode()
+        expect("EncryptedAssertion" in sent and user["username"] not in sent, "the assertion travels encrypted")
         check_response(signed_client, read_form(page), "http://signed.pysaml2.test/acs",
                        {request_id: "/"}, user, "signed")
         # The same request without its signature is refused with a page.
@@ -390,7 +396,7 @@ def main() -> int:
         refused = browser.go(unsigned)
         expect(refused.status_code == 400 and "signed" in refused.text, f"unsigned: HTTP {refused.status_code}")
 
-    report.check("signed AuthnRequest (pysaml2's redirect signature) accepted, unsigned refused; signed Response", signed_login)
+    report.check("signed AuthnRequest (pysaml2's redirect signature) accepted, unsigned refused; signed Response, encrypted assertion decrypted by pysaml2", signed_login)
 
     def foreign_acs() -> None:
         request_id, request = client.create_authn_request(

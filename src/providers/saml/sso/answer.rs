@@ -145,6 +145,48 @@ pub fn session_index(services: &SamlServices, session: &ActiveSession) -> String
     format!("_{}", digest.get(..32).unwrap_or(&digest))
 }
 
+/// Puts the assertion into the response: signed on its own first (POST binding; the
+/// Redirect binding signs the query instead), then encrypted for the SP when the
+/// provider has its encryption certificate. `None` when either step fails (logged).
+fn assemble(
+    catalog: &Catalog,
+    saml: &SamlProvider,
+    mut response_element: Element,
+    mut assertion: Element,
+    assertion_id: &str,
+    material: Option<&(Arc<SigningKey>, Vec<u8>)>,
+) -> Option<Element> {
+    if let (Some((key, der)), true, SamlBinding::Post) =
+        (material, saml.sign_assertion, saml.sp_binding)
+    {
+        let signer = Signer {
+            key,
+            certificate_der: der,
+        };
+        if let Err(error) = response::sign(&mut assertion, &[assertion_id], &signer, saml) {
+            tracing::error!(%error, "SAML: signing the assertion failed");
+            return None;
+        }
+    }
+    let assertion = match saml.encryption_kp.and_then(|id| catalog.keypair(id)) {
+        Some(pair) => {
+            let der = TrustedCertificate::from_pem(&pair.certificate_pem)
+                .ok()
+                .and_then(|certificates| certificates.first().map(|c| c.der().to_vec()))?;
+            match response::encrypted_assertion(&assertion, &der) {
+                Ok(encrypted) => encrypted,
+                Err(error) => {
+                    tracing::error!(%error, "SAML: encrypting the assertion failed");
+                    return None;
+                }
+            }
+        }
+        None => assertion,
+    };
+    response_element.push_child(assertion);
+    Some(response_element)
+}
+
 /// The successful, signed Response for the pending sign-in.
 pub async fn success(
     services: &SamlServices,
@@ -193,15 +235,22 @@ pub async fn success(
         authn_instant: session.record.created,
         attributes: &attributes,
     };
-    let (response_id, assertion_id, mut document) = response::success(&envelope, &content);
-    let mut ids = Vec::new();
-    if saml.sign_assertion {
-        ids.push(assertion_id.as_str());
-    }
-    if saml.sign_response {
-        ids.push(response_id.as_str());
-    }
+    let parts = response::success(&envelope, &content);
     let material = signing_material(&catalog, services, &saml);
+    let Some(mut document) = assemble(
+        &catalog,
+        &saml,
+        parts.response,
+        parts.assertion,
+        &parts.assertion_id,
+        material.as_ref(),
+    ) else {
+        return Outcome::Invalid("The response could not be signed or encrypted.".into());
+    };
+    let mut ids = Vec::new();
+    if saml.sign_response {
+        ids.push(parts.response_id.as_str());
+    }
     send(
         &mut document,
         &ids,

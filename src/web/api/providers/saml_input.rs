@@ -267,11 +267,20 @@ fn apply_keys(
             }
         }
     }
-    if matches!(input.encryption_kp, Some(Some(_))) {
-        errors.add(
-            "encryption_kp",
-            "Not supported yet: assertions are signed but not encrypted.",
-        );
+    match &input.encryption_kp {
+        None => {}
+        Some(None) => saml.encryption_kp = None,
+        Some(Some(pk)) => {
+            // Only the SP's certificate is needed; its RSA key wraps the AES key.
+            let found = parse_uuid(pk).and_then(|id| match catalog.keypair(id) {
+                Some(pair) if pair.key_type == crate::model::KeyType::Rsa => Ok(id),
+                Some(_) => Err("Assertions are encrypted for RSA certificates only.".to_owned()),
+                None => Err(format!("Invalid pk \"{pk}\" - object does not exist.")),
+            });
+            if let Some(id) = errors.check("encryption_kp", found) {
+                saml.encryption_kp = Some(id);
+            }
+        }
     }
     if let Some(id) = saml.signing_kp {
         let is_ed25519 = catalog
