@@ -44,6 +44,9 @@ pub struct RunningApp {
     /// Where the LDAP and LDAPS listeners accept, when they are on.
     pub ldap_addr: Option<SocketAddr>,
     pub ldaps_addr: Option<SocketAddr>,
+    /// Where Prometheus scrapes `/metrics`, when `listen.metrics` is on.
+    pub metrics_addr: Option<SocketAddr>,
+    metrics: Option<ServerHandle>,
     handle: ServerHandle,
     server: JoinHandle<std::io::Result<()>>,
     worker: JoinHandle<()>,
@@ -56,6 +59,9 @@ impl RunningApp {
     pub async fn stop(self) {
         for listener in self.ldap {
             listener.abort();
+        }
+        if let Some(metrics) = self.metrics {
+            metrics.stop(false).await;
         }
         self.handle.stop(true).await;
         let _ = self.server.await;
@@ -224,6 +230,13 @@ pub async fn start(
     });
 
     let (server, http_addr, https_addr) = build_server(&settings, state, tls.as_ref())?;
+    let (metrics_addr, metrics) = match settings.listen.metrics {
+        Some(addr) => {
+            let (bound, handle) = crate::metrics::listener::start(addr)?;
+            (Some(bound), Some(handle))
+        }
+        None => (None, None),
+    };
     let handle = server.handle();
     let server = tokio::spawn(server);
     let worker = tokio::spawn(crate::tasks::run(
@@ -246,6 +259,8 @@ pub async fn start(
         setup_path,
         ldap_addr,
         ldaps_addr,
+        metrics_addr,
+        metrics,
         handle,
         server,
         worker,
@@ -344,6 +359,9 @@ fn build_server(
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::from_fn(security_headers))
+            .wrap(actix_web::middleware::from_fn(
+                crate::metrics::http::record_duration,
+            ))
             .configure(|config| configure(config, state.clone()))
     })
     .workers(settings.web.workers)

@@ -12,6 +12,7 @@ pub mod email;
 pub mod events;
 pub mod flow;
 pub mod fsutil;
+pub mod metrics;
 pub mod mfa;
 pub mod model;
 pub mod policy;

@@ -17,6 +17,8 @@ const HASH_BUFFERS_IDLE: Duration = Duration::from_secs(30);
 /// Purges expired ephemeral entries, makes recent ephemeral writes durable (so a power cut
 /// loses at most a few seconds of sessions and flow progress), and gives idle password
 /// work buffers back to the system.
+use crate::metrics::global as metrics;
+
 pub async fn run(
     ephemeral: Ephemeral,
     kv: Arc<dyn Kv>,
@@ -41,19 +43,24 @@ pub async fn run(
             }
             _ = flush.tick() => {
                 let kv = Arc::clone(&kv);
-                if let Ok(Err(error)) = tokio::task::spawn_blocking(move || kv.flush()).await {
+                let flushed = tokio::task::spawn_blocking(move || kv.flush()).await;
+                if let Ok(Err(error)) = &flushed {
                     tracing::warn!(%error, "ephemeral flush failed");
                 }
+                metrics().task_run("kv_flush", matches!(flushed, Ok(Ok(()))));
             }
             _ = purge.tick() => {
                 let kv = Arc::clone(&kv);
                 let now = ephemeral.now();
-                match tokio::task::spawn_blocking(move || kv.purge_expired(now)).await {
-                    Ok(Ok(count)) if count > 0 => tracing::debug!(count, "purged expired entries"),
+                let purged = tokio::task::spawn_blocking(move || kv.purge_expired(now)).await;
+                match &purged {
+                    Ok(Ok(count)) if *count > 0 => tracing::debug!(count, "purged expired entries"),
                     Ok(Err(error)) => tracing::warn!(%error, "purge failed"),
                     _ => {}
                 }
-                purge_store(&db, now).await;
+                metrics().task_run("kv_purge", matches!(purged, Ok(Ok(_))));
+                let stored = purge_store(&db, now).await;
+                metrics().task_run("store_purge", stored);
             }
         }
     }
@@ -62,7 +69,7 @@ pub async fn run(
 /// Removes what has expired from the relational store: refresh tokens, API tokens and app
 /// passwords with an expiry, consents and invitations. Reads already ignore expired rows;
 /// this keeps the tables from growing for ever.
-async fn purge_store(db: &Db, now: crate::model::Timestamp) {
+async fn purge_store(db: &Db, now: crate::model::Timestamp) -> bool {
     let purged = db
         .write(move |tx| {
             Ok(tx.delete_expired_refresh_tokens(now)?
@@ -72,8 +79,15 @@ async fn purge_store(db: &Db, now: crate::model::Timestamp) {
         })
         .await;
     match purged {
-        Ok(count) if count > 0 => tracing::debug!(count, "purged expired rows"),
-        Ok(_) => {}
-        Err(error) => tracing::warn!(%error, "purging expired rows failed"),
+        Ok(count) => {
+            if count > 0 {
+                tracing::debug!(count, "purged expired rows");
+            }
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%error, "purging expired rows failed");
+            false
+        }
     }
 }

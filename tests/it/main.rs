@@ -33,6 +33,7 @@ mod limits;
 mod mfa_api;
 mod mfa_configure;
 mod mfa_email;
+mod metrics;
 mod mfa_flows;
 mod oauth_api;
 mod oauth_flows;

@@ -379,6 +379,7 @@ async fn answer_code(
             enter(settings, stage, call).await
         }
         CodeCheck::NoDevices | CodeCheck::Invalid => {
+            crate::metrics::global().login(&call.request.slug, false, "authenticator_validate");
             call.execution.context.mfa_failures += 1;
             reputation.record_failure(username, client_ip)?;
             let reason = if locked_out {

@@ -101,6 +101,7 @@ pub async fn check_password(call: &mut StageCall<'_>, password: &str) -> FlowRes
             .verify(password.to_owned(), hash.clone())
             .await;
     if !matched {
+        crate::metrics::global().login(&call.request.slug, false, "password");
         call.execution.context.password_failures += 1;
         reputation.record_failure(&attempted, client_ip)?;
         let reason = if locked_out {

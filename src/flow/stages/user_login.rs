@@ -52,6 +52,7 @@ async fn log_in(
     };
     let lifetime = duration.saturating_add(extra);
     let methods = call.execution.context.methods.clone();
+    crate::metrics::global().login(&call.request.slug, true, "user_login");
     if let Some(protocol) = call.request.headless {
         // A headless run (an LDAP bind) proves the user to its protocol; no browser
         // session is started, and the record is written after the answer has gone.

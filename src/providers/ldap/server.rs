@@ -196,6 +196,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(None) | Err(_) => return Next::Close,
         };
         let msgid = message.msgid;
+        let operation = operation_name(&message.op);
         let mut next = None;
         let answers: Vec<Outgoing> = match message.op {
             LdapOp::UnbindRequest => return Next::Close,
@@ -264,6 +265,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 return Next::Close;
             }
         };
+        crate::metrics::global().ldap(operation, result_name(&answers));
         for answer in answers {
             if framed.feed(answer).await.is_err() {
                 return Next::Close;
@@ -275,6 +277,51 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         if let Some(next) = next {
             return next;
         }
+    }
+}
+
+/// The operation, for the `ldap_operations` metric.
+fn operation_name(op: &LdapOp) -> &'static str {
+    match op {
+        LdapOp::BindRequest(_) => "bind",
+        LdapOp::SearchRequest(_) => "search",
+        LdapOp::ExtendedRequest(_) => "extended",
+        LdapOp::CompareRequest(_) => "compare",
+        LdapOp::AddRequest(_)
+        | LdapOp::ModifyRequest(_)
+        | LdapOp::DelRequest(_)
+        | LdapOp::ModifyDNRequest(_) => "write",
+        LdapOp::AbandonRequest(_) => "abandon",
+        _ => "other",
+    }
+}
+
+/// The result code of the answer that ends an operation, for the metric.
+fn result_name(answers: &[Outgoing]) -> &'static str {
+    let code = answers.iter().rev().find_map(|answer| match answer {
+        Outgoing::Message(message) => match &message.op {
+            LdapOp::BindResponse(response) => Some(&response.res.code),
+            LdapOp::ExtendedResponse(response) => Some(&response.res.code),
+            LdapOp::SearchResultDone(result)
+            | LdapOp::CompareResult(result)
+            | LdapOp::AddResponse(result)
+            | LdapOp::ModifyResponse(result)
+            | LdapOp::DelResponse(result)
+            | LdapOp::ModifyDNResponse(result) => Some(&result.code),
+            _ => None,
+        },
+        Outgoing::Encoded(_) => None,
+    });
+    match code {
+        None => "none",
+        Some(LdapResultCode::Success) => "success",
+        Some(LdapResultCode::InvalidCredentials) => "invalid_credentials",
+        Some(LdapResultCode::InsufficentAccessRights) => "insufficient_access_rights",
+        Some(LdapResultCode::NoSuchObject) => "no_such_object",
+        Some(LdapResultCode::SizeLimitExceeded) => "size_limit_exceeded",
+        Some(LdapResultCode::UnwillingToPerform) => "unwilling_to_perform",
+        Some(LdapResultCode::Unavailable) => "unavailable",
+        Some(_) => "other",
     }
 }
 

@@ -30,6 +30,23 @@ pub async fn decide(
     route: &Route,
     original: &Original<'_>,
 ) -> Decision {
+    let decision = decide_uncounted(state, request, routes, route, original).await;
+    crate::metrics::global().forward_auth(match &decision {
+        Decision::Pass(_) => "allow",
+        Decision::SignIn => "sign_in",
+        Decision::Denied(_) => "deny",
+        Decision::Failed => "error",
+    });
+    decision
+}
+
+async fn decide_uncounted(
+    state: &AppState,
+    request: &HttpRequest,
+    routes: &Routes,
+    route: &Route,
+    original: &Original<'_>,
+) -> Decision {
     if route.skips(original.path()) {
         return Decision::Pass(None);
     }

@@ -45,16 +45,31 @@ impl TokenRequest {
 
 /// Dispatches on `grant_type`.
 pub async fn token(services: &OAuthServices, request: &TokenRequest) -> Result<Value, OAuthError> {
-    match request.required("grant_type")? {
-        "authorization_code" => authorization_code::exchange(services, request).await,
-        "refresh_token" => refresh_token::refresh(services, request).await,
-        "client_credentials" => client_credentials::grant(services, request).await,
-        device_code::GRANT_TYPE => device_code::poll(services, request).await,
-        _ => Err(OAuthError::new(
-            "unsupported_grant_type",
-            "The grant type is not supported.",
-        )),
+    let (grant, issued) = match request.required("grant_type")? {
+        "authorization_code" => (
+            "authorization_code",
+            authorization_code::exchange(services, request).await,
+        ),
+        "refresh_token" => (
+            "refresh_token",
+            refresh_token::refresh(services, request).await,
+        ),
+        "client_credentials" => (
+            "client_credentials",
+            client_credentials::grant(services, request).await,
+        ),
+        device_code::GRANT_TYPE => ("device_code", device_code::poll(services, request).await),
+        _ => {
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                "The grant type is not supported.",
+            ));
+        }
+    };
+    if issued.is_ok() {
+        crate::metrics::global().token_issued(grant);
     }
+    issued
 }
 
 /// What a grant hands to `issue`.
