@@ -288,6 +288,20 @@ if command -v xmlsec1 >/dev/null 2>&1 && kill -0 "$server_pid" 2>/dev/null; then
     fi
 fi
 
+# --- SAML identity provider: @node-saml/node-saml as the service provider ----------------
+# The versions in saml/package-lock.json; openssl makes the SP's certificate.
+if ! (cd "$here/saml" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+    echo "interop: npm ci failed in $here/saml (is the npm registry reachable?)" >&2
+    failed_scripts+=("saml/node_saml_test.mjs (npm ci failed)")
+    failed=1
+elif kill -0 "$server_pid" 2>/dev/null; then
+    run_step saml/node_saml_test.mjs node "$here/saml/node_saml_test.mjs" || true
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        echo "interop: the server died during the node-saml script" >&2
+        failed=1
+    fi
+fi
+
 echo "interop: scripts passed: ${passed_scripts[*]:-none}"
 if ((failed)); then
     echo "interop: scripts FAILED: ${failed_scripts[*]:-(server died)}" >&2
