@@ -14,9 +14,8 @@ pub async fn record_duration(
     let started = Instant::now();
     let method = request.method().clone();
     let response = next.call(request).await?;
-    let route = response.request().match_pattern();
     super::global().http(
-        route.as_deref().unwrap_or("unmatched"),
+        response.request().match_pattern(),
         method.as_str(),
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),

@@ -7,6 +7,7 @@
 //! service would add nothing but parameters. A bump is a read-locked hash lookup and an
 //! atomic add.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use prometheus_client::encoding::text::encode;
@@ -20,7 +21,9 @@ pub mod http;
 pub mod listener;
 
 type Labels<const N: usize> = [(&'static str, &'static str); N];
-type RouteLabels = [(&'static str, String); 3];
+/// The route is the one allocation per request (actix hands the pattern out as a
+/// `String`); method and status class are static.
+type RouteLabels = [(&'static str, Cow<'static, str>); 3];
 
 pub struct Metrics {
     registry: Registry,
@@ -126,7 +129,7 @@ impl Metrics {
             .inc();
     }
 
-    pub fn http(&self, route: &str, method: &str, status: u16, seconds: f64) {
+    pub fn http(&self, route: Option<String>, method: &str, status: u16, seconds: f64) {
         let class = match status {
             100..=199 => "1xx",
             200..=299 => "2xx",
@@ -134,11 +137,22 @@ impl Metrics {
             400..=499 => "4xx",
             _ => "5xx",
         };
+        let method = match method {
+            "GET" => "GET",
+            "POST" => "POST",
+            "PUT" => "PUT",
+            "PATCH" => "PATCH",
+            "DELETE" => "DELETE",
+            "HEAD" => "HEAD",
+            "OPTIONS" => "OPTIONS",
+            _ => "other",
+        };
+        let route = route.map_or(Cow::Borrowed("unmatched"), Cow::Owned);
         self.http
             .get_or_create(&[
-                ("route", route.to_owned()),
-                ("method", method.to_owned()),
-                ("status", class.to_owned()),
+                ("route", route),
+                ("method", Cow::Borrowed(method)),
+                ("status", Cow::Borrowed(class)),
             ])
             .observe(seconds);
     }
@@ -175,7 +189,12 @@ mod tests {
         let metrics = Metrics::new();
         metrics.ldap("bind", "success");
         metrics.ldap("bind", "success");
-        metrics.http("/outpost.goauthentik.io/auth/nginx", "GET", 200, 0.0002);
+        metrics.http(
+            Some("/outpost.goauthentik.io/auth/nginx".to_owned()),
+            "GET",
+            200,
+            0.0002,
+        );
         metrics.login("default-authentication-flow", false, "password");
         let text = metrics.render();
         assert!(
