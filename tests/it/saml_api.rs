@@ -166,3 +166,86 @@ async fn importing_sp_metadata_creates_a_provider() {
     let errors: Value = broken.json().await.unwrap();
     assert!(errors["file"].is_array(), "{errors}");
 }
+
+#[tokio::test]
+async fn custom_saml_mappings_feed_attributes_and_the_name_id() {
+    use crate::harness::oidc::UserAgent;
+    use crate::harness::saml::{
+        attributes, idp_certificate, now_instant, read_form, response_of, verified_assertion,
+    };
+
+    let server = TestServer::spawn().await;
+    let mappings = "/api/v3/propertymappings/provider/saml/";
+    let defaults: Value = server.admin_get(mappings).await.json().await.unwrap();
+    assert_eq!(defaults["pagination"]["count"], 7, "{defaults}");
+    let broken = server
+        .admin_send(
+            Method::POST,
+            mappings,
+            json!({"name": "Broken", "saml_name": "x", "expression": "let = ;"}),
+        )
+        .await;
+    assert_eq!(broken.status(), 400);
+    let created = server
+        .admin_send(
+            Method::POST,
+            mappings,
+            json!({
+                "name": "Shouting name",
+                "saml_name": "loud",
+                "friendly_name": "Loud",
+                "expression": "let n = user.username; n.to_upper()",
+            }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let loud: Value = created.json().await.unwrap();
+    assert_eq!(loud["component"], "ak-property-mapping-provider-saml-form");
+    let tags = server
+        .admin_send(
+            Method::POST,
+            mappings,
+            json!({"name": "Tags", "saml_name": "tags", "expression": "[\"a\", \"b\"]"}),
+        )
+        .await;
+    let tags: Value = tags.json().await.unwrap();
+    // A managed mapping keeps its expression.
+    let managed_pk = defaults["results"][0]["pk"].as_str().unwrap();
+    let changed = server
+        .admin_send(
+            Method::PATCH,
+            &format!("{mappings}{managed_pk}/"),
+            json!({"expression": "\"x\""}),
+        )
+        .await;
+    assert_eq!(changed.status(), 400);
+
+    let sp = Sp::create(
+        &server,
+        "wiki",
+        json!({"property_mappings": [loud["pk"], tags["pk"]], "name_id_mapping": loud["pk"]}),
+    )
+    .await;
+    let certificate = idp_certificate(&sp).await;
+    let mut ua = UserAgent::new(&server, "alice").await;
+    let request = sp.authn_request("_m", &now_instant(&server), "redirect", "");
+    let landing = ua
+        .go(&sp.redirect_url("sso/binding/redirect/", &request, None))
+        .await;
+    let (status, html) = landing.page();
+    assert_eq!(status, 200, "{html}");
+    let assertion = verified_assertion(&response_of(&read_form(html)), &certificate);
+    let attributes = attributes(&assertion);
+    assert_eq!(attributes["loud"], vec!["ALICE"]);
+    assert_eq!(attributes["tags"], vec!["a", "b"]);
+    assert_eq!(
+        attributes.len(),
+        2,
+        "only the provider's mappings: {attributes:?}"
+    );
+    let name_id = assertion
+        .find_child(gatehouse::providers::saml::xml::SAML_NS, "Subject")
+        .and_then(|subject| subject.find_child(gatehouse::providers::saml::xml::SAML_NS, "NameID"))
+        .unwrap();
+    assert_eq!(name_id.text(), "ALICE");
+}

@@ -18,6 +18,7 @@ pub mod outposts;
 pub mod pagination;
 pub mod policies;
 pub mod property_mappings;
+pub mod saml_mappings;
 pub mod providers;
 pub mod refresh_tokens;
 pub mod schema;
@@ -138,6 +139,7 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(keypairs::remove)
         .configure(providers::routes)
         .configure(property_mappings::routes)
+        .configure(saml_mappings::routes)
         .service(admin::version)
         .service(schema::serve_schema);
 }
