@@ -52,11 +52,16 @@ pub struct RunningApp {
     worker: JoinHandle<()>,
     ldap: Vec<JoinHandle<()>>,
     kv: Arc<dyn Kv>,
+    /// `gatehouse backup` asks through it for a copy of the redb state (redb only).
+    control: Option<crate::backup::control::ControlSocket>,
 }
 
 impl RunningApp {
     /// Stops accepting, lets requests in flight finish, then makes ephemeral state durable.
     pub async fn stop(self) {
+        if let Some(control) = self.control {
+            control.stop();
+        }
         for listener in self.ldap {
             listener.abort();
         }
@@ -80,7 +85,8 @@ impl RunningApp {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM (systemd, docker stop) or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -106,9 +112,13 @@ pub async fn start(
     let secret_key = load_secret_key(&settings, &data_dir)?;
     let store = SqliteStore::open(&data_dir.join("gatehouse.db"))
         .with_context(|| format!("opening {}", data_dir.join("gatehouse.db").display()))?;
-    let kv: Arc<dyn Kv> = match kv_choice {
-        KvChoice::Redb => Arc::new(RedbKv::open(&data_dir.join("ephemeral.redb"))?),
-        KvChoice::Memory => Arc::new(MemoryKv::new()),
+    let (kv, control): (Arc<dyn Kv>, _) = match kv_choice {
+        KvChoice::Redb => {
+            let redb = Arc::new(RedbKv::open(&data_dir.join("ephemeral.redb"))?);
+            let control = start_control_socket(&data_dir, Arc::clone(&redb));
+            (redb, control)
+        }
+        KvChoice::Memory => (Arc::new(MemoryKv::new()), None),
     };
     let db = Db::new(Arc::new(store));
     let hashing = &settings.password_hashing;
@@ -266,7 +276,40 @@ pub async fn start(
         worker,
         ldap,
         kv,
+        control,
     })
+}
+
+/// The control socket that lets `gatehouse backup` copy the redb state, which only this
+/// process may open. Without it the server still runs (a data directory whose path is
+/// too long for a Unix socket, say), and a backup then says the state cannot be copied.
+fn start_control_socket(
+    data_dir: &Path,
+    redb: Arc<RedbKv>,
+) -> Option<crate::backup::control::ControlSocket> {
+    let snapshot: crate::backup::control::KvSnapshotter =
+        Arc::new(move |target: &Path| Ok(redb.snapshot_to(target)?));
+    match crate::backup::control::ControlSocket::start(data_dir, snapshot) {
+        Ok(control) => Some(control),
+        Err(error) => {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "no control socket; `gatehouse backup` will not work while the server runs"
+            );
+            None
+        }
+    }
+}
+
+/// For `gatehouse backup` when no server runs: copies `ephemeral.redb` into `target`
+/// through redb (never a raw file copy); `Ok(false)` when there is no such file.
+pub fn snapshot_kv_offline(data_dir: &Path, target: &Path) -> anyhow::Result<bool> {
+    let path = data_dir.join("ephemeral.redb");
+    if !path.is_file() {
+        return Ok(false);
+    }
+    RedbKv::open(&path)?.snapshot_to(target)?;
+    Ok(true)
 }
 
 /// The LDAP (with StartTLS) and LDAPS listeners that are configured, with gatehouse's

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `check-config`, `healthcheck`, `recovery-key`,
-//! `user set-password`, `test-email`. Commands that run beside a live server go through
+//! `user set-password`, `test-email`, `backup`, `restore`. Commands that run beside a live server go through
 //! the SQLite store (safe across processes), never through the redb file the server holds.
 
 use std::io::{Read, Write};
@@ -56,6 +56,16 @@ pub enum Command {
     },
     /// Send the `test` email to ADDRESS at once through the configured SMTP server.
     TestEmail { address: String },
+    /// Write a consistent snapshot of the data directory to FILE (a .tar.gz archive with
+    /// a manifest and checksums); safe while the server runs.
+    Backup { file: PathBuf },
+    /// Unpack a backup into the data directory, which must be empty unless --force (the
+    /// old contents are then moved aside). Stop the server first.
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,6 +252,59 @@ pub fn test_email(settings: &Settings, address: &str) -> anyhow::Result<()> {
         address,
     ))?;
     Ok(())
+}
+
+/// `gatehouse backup FILE`: prints one line saying what was copied.
+pub fn backup(settings: &Settings, file: &std::path::Path) -> anyhow::Result<String> {
+    let report = crate::backup::backup(
+        &settings.data_dir,
+        file,
+        settings.secret_key.is_some(),
+        &|target| crate::app::snapshot_kv_offline(&settings.data_dir, target),
+    )?;
+    let manifest = &report.manifest;
+    let bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
+    let mut line = format!(
+        "backup written to {}: {} files, {bytes} bytes before compression, schema version {}, \
+         ephemeral state {}",
+        file.display(),
+        manifest.files.len(),
+        manifest.schema_version,
+        report.kv_source
+    );
+    if !manifest.secret_key_included {
+        line.push_str(
+            "\nnote: the secret key comes from the configuration and is not in the archive; \
+             keep it with the backup",
+        );
+    }
+    Ok(line)
+}
+
+/// `gatehouse restore FILE [--force]`.
+pub fn restore(settings: &Settings, file: &std::path::Path, force: bool) -> anyhow::Result<String> {
+    let report = crate::backup::restore(file, &settings.data_dir, force)?;
+    let manifest = &report.manifest;
+    let mut line = format!(
+        "restored {} files from a backup of {} (gatehouse {}, schema version {}) into {}",
+        manifest.files.len(),
+        manifest.created,
+        manifest.gatehouse_version,
+        manifest.schema_version,
+        settings.data_dir.display()
+    );
+    if let Some(aside) = report.moved_aside {
+        line.push_str(&format!(
+            "\nthe previous contents are in {}",
+            aside.display()
+        ));
+    }
+    if !manifest.secret_key_included {
+        line.push_str(
+            "\nnote: the backup holds no secret key; configure the one it was taken with",
+        );
+    }
+    Ok(line)
 }
 
 /// The base URL to print in front of links, from the listen addresses.

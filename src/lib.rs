@@ -2,6 +2,7 @@
 //! map of modules; `app` is the composition root.
 
 pub mod app;
+pub mod backup;
 pub mod bootstrap;
 pub mod cli;
 pub mod clock;

@@ -33,6 +33,10 @@ fn main() -> ExitCode {
         Command::TestEmail { address } => {
             cli::test_email(&settings, address).map(|()| println!("sent"))
         }
+        Command::Backup { file } => cli::backup(&settings, file).map(|line| println!("{line}")),
+        Command::Restore { file, force } => {
+            cli::restore(&settings, file, *force).map(|line| println!("{line}"))
+        }
         Command::Serve => serve(settings, &warnings),
     };
     match result {

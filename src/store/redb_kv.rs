@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use redb::{Database, DatabaseError, Durability, ReadableDatabase, TableDefinition};
+use redb::{Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::model::Timestamp;
 
@@ -80,6 +80,39 @@ impl RedbKv {
         };
         tx.commit().map_err(|e| self.fail(e))?;
         Ok(result)
+    }
+}
+
+impl RedbKv {
+    /// Copies every entry as one read transaction sees it into a new redb file at
+    /// `target` (which must not exist yet); returns how many entries. This is how
+    /// `gatehouse backup` gets the ephemeral state: redb's author says copying the file
+    /// while writes are in progress is unsafe (cberner/redb#634), and the live file is
+    /// locked to the server process anyway, so the server makes this copy when asked.
+    pub fn snapshot_to(&self, target: &Path) -> StoreResult<u64> {
+        if target.exists() {
+            return Err(StoreError::Backend(format!(
+                "{} already exists",
+                target.display()
+            )));
+        }
+        let copy_fail = |e: redb::Error| StoreError::Backend(format!("{}: {e}", target.display()));
+        let tx = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let table = tx.open_table(TABLE).map_err(|e| self.fail(e))?;
+        let copy = Database::create(target).map_err(|e| copy_fail(e.into()))?;
+        let write = copy.begin_write().map_err(|e| copy_fail(e.into()))?;
+        let mut copied: u64 = 0;
+        {
+            let mut into = write.open_table(TABLE).map_err(|e| copy_fail(e.into()))?;
+            for entry in table.iter().map_err(|e| self.fail(e))? {
+                let (key, value) = entry.map_err(|e| self.fail(e))?;
+                into.insert(key.value(), value.value())
+                    .map_err(|e| copy_fail(e.into()))?;
+                copied = copied.saturating_add(1);
+            }
+        }
+        write.commit().map_err(|e| copy_fail(e.into()))?;
+        Ok(copied)
     }
 }
 

@@ -15,6 +15,7 @@ mod api_resources;
 mod applications;
 mod architecture;
 mod audit_api;
+mod backup;
 mod bootstrap;
 mod brands;
 mod cli;
