@@ -63,14 +63,15 @@ pub fn known_versions() -> Vec<(u32, &'static str)> {
     SQLITE.iter().map(|m| (m.version, m.name)).collect()
 }
 
-fn newest_known() -> u32 {
-    SQLITE.iter().map(|m| m.version).max().unwrap_or(0)
+/// Brings the database up to the newest schema this binary knows. All pending steps run
+/// in one transaction (SQLite's DDL is transactional), so a failed upgrade leaves the
+/// database exactly as the previous version left it, and the previous binary still runs
+/// on it. Refuses a database written by a newer binary rather than guess at its schema.
+pub fn apply_sqlite(conn: &mut Connection) -> Result<(), StoreError> {
+    apply_list(conn, SQLITE)
 }
 
-/// Brings the database up to the newest schema this binary knows. Each migration runs in
-/// its own transaction, so a failure leaves the database at the last good version.
-/// Refuses a database written by a newer binary rather than guess at its schema.
-pub fn apply_sqlite(conn: &mut Connection) -> Result<(), StoreError> {
+fn apply_list(conn: &mut Connection, list: &[Migration]) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    INTEGER PRIMARY KEY,
@@ -79,20 +80,28 @@ pub fn apply_sqlite(conn: &mut Connection) -> Result<(), StoreError> {
         )",
     )
     .map_err(|e| migration_error("cannot create schema_migrations", &e))?;
-    let applied = applied_versions(conn)?;
-    let newest = newest_known();
+    // IMMEDIATE takes the write lock before reading what is applied, so two processes
+    // starting at once cannot both run the same steps.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| migration_error("cannot start the schema upgrade", &e))?;
+    let applied = applied_versions(&tx)?;
+    let newest = list.iter().map(|m| m.version).max().unwrap_or(0);
     if let Some(&current) = applied.iter().max()
         && current > newest
     {
         return Err(StoreError::Backend(format!(
-            "database schema version {current} is newer than this gatehouse binary supports \
-             ({newest}); upgrade gatehouse or restore a backup"
+            "database schema version {current} is newer than this gatehouse binary ({}) \
+             supports ({newest}); upgrade gatehouse or restore a backup",
+            env!("CARGO_PKG_VERSION")
         )));
     }
-    for migration in SQLITE.iter().filter(|m| !applied.contains(&m.version)) {
-        apply_one(conn, migration)?;
+    for migration in list.iter().filter(|m| !applied.contains(&m.version)) {
+        apply_one(&tx, migration)?;
     }
-    Ok(())
+    // Dropping the transaction on an error above rolls every step back.
+    tx.commit()
+        .map_err(|e| migration_error("cannot commit the schema upgrade", &e))
 }
 
 fn applied_versions(conn: &Connection) -> Result<Vec<u32>, StoreError> {
@@ -106,34 +115,20 @@ fn applied_versions(conn: &Connection) -> Result<Vec<u32>, StoreError> {
     rows.collect::<Result<Vec<u32>, _>>().map_err(read)
 }
 
-fn apply_one(conn: &mut Connection, migration: &Migration) -> Result<(), StoreError> {
+fn apply_one(tx: &Connection, migration: &Migration) -> Result<(), StoreError> {
     let label = format!(
-        "migration {:04}_{} failed",
+        "migration {:04}_{} failed (the database is unchanged)",
         migration.version, migration.name
     );
     let fail = |e: rusqlite::Error| migration_error(&label, &e);
-    // IMMEDIATE takes the write lock before re-checking, so two processes starting at once
-    // cannot both run the same step.
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(fail)?;
-    let done: bool = tx
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
-            [migration.version],
-            |row| row.get(0),
-        )
-        .map_err(fail)?;
-    if !done {
-        tx.execute_batch(migration.sql).map_err(fail)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name, applied_at)
-             VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER))",
-            (migration.version, migration.name),
-        )
-        .map_err(fail)?;
-    }
-    tx.commit().map_err(fail)
+    tx.execute_batch(migration.sql).map_err(fail)?;
+    tx.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at)
+         VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER))",
+        (migration.version, migration.name),
+    )
+    .map_err(fail)?;
+    Ok(())
 }
 
 fn migration_error(context: &str, error: &rusqlite::Error) -> StoreError {
@@ -197,11 +192,85 @@ mod tests {
         )
         .unwrap();
         let error = apply_sqlite(&mut conn).unwrap_err().to_string();
+        let newest = SQLITE.last().unwrap().version;
         let expected = format!(
-            "database schema version 999 is newer than this gatehouse binary supports ({}); \
-             upgrade gatehouse or restore a backup",
-            newest_known()
+            "database schema version 999 is newer than this gatehouse binary ({}) supports \
+             ({newest}); upgrade gatehouse or restore a backup",
+            env!("CARGO_PKG_VERSION")
         );
         assert!(error.contains(&expected), "{error}");
+        let still: u32 = conn
+            .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(still, 999, "a refused database is left alone");
+    }
+
+    /// An upgrade of two steps whose second fails: the first is rolled back too, so the
+    /// database is byte-for-byte what the older binary left (same tables, same rows).
+    #[test]
+    fn a_failed_upgrade_leaves_the_old_database_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut conn = Connection::open(&path).unwrap();
+        apply_sqlite(&mut conn).unwrap();
+        conn.execute("INSERT INTO meta (key, value) VALUES ('probe', 'kept')", [])
+            .unwrap();
+        drop(conn);
+        let before = std::fs::read(&path).unwrap();
+
+        let newest = SQLITE.last().unwrap().version;
+        let upgrade: Vec<Migration> = SQLITE
+            .iter()
+            .map(|m| Migration {
+                version: m.version,
+                name: m.name,
+                sql: m.sql,
+            })
+            .chain([
+                Migration {
+                    version: newest + 1,
+                    name: "adds_a_table",
+                    sql: "CREATE TABLE added_by_upgrade (id INTEGER PRIMARY KEY);",
+                },
+                Migration {
+                    version: newest + 2,
+                    name: "breaks",
+                    sql: "ALTER TABLE no_such_table ADD COLUMN x TEXT;",
+                },
+            ])
+            .collect();
+        let mut conn = Connection::open(&path).unwrap();
+        let error = apply_list(&mut conn, &upgrade).unwrap_err().to_string();
+        assert!(
+            error.contains(&format!(
+                "migration {:04}_breaks failed (the database is unchanged)",
+                newest + 2
+            )),
+            "{error}"
+        );
+        let added: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'added_by_upgrade')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!added, "the step before the failing one is rolled back");
+        let version: u32 = conn
+            .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(version, newest);
+        drop(conn);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the file is unchanged"
+        );
+        // And the current binary still opens it.
+        apply_sqlite(&mut Connection::open(&path).unwrap()).unwrap();
     }
 }
