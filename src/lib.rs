@@ -18,6 +18,7 @@ pub mod mfa;
 pub mod model;
 pub mod policy;
 pub mod providers;
+pub mod service;
 pub mod session;
 pub mod store;
 pub mod tasks;

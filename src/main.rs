@@ -60,7 +60,19 @@ fn serve(settings: Settings, warnings: &[String]) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let running = gatehouse::app::start_default(settings).await?;
-        running.wait_for_signal().await;
+        let systemd = gatehouse::service::Notifier::from_env();
+        systemd.ready();
+        let watchdog = systemd.spawn_watchdog();
+        gatehouse::app::shutdown_signal().await;
+        tracing::info!("shutting down");
+        systemd.stopping();
+        // Stopping lets requests in flight finish (at most 10 s: the HTTP server's shutdown_timeout),
+        // then flushes the ephemeral state; keep pinging the watchdog meanwhile.
+        running.stop().await;
+        if let Some(watchdog) = watchdog {
+            watchdog.abort();
+        }
+        tracing::info!("stopped");
         Ok(())
     })
 }

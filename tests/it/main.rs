@@ -42,6 +42,7 @@ mod page_login;
 mod proxy_upstream;
 mod saml_api;
 mod saml_sso;
+mod service;
 mod sessions;
 mod setup;
 mod webauthn_flows;
