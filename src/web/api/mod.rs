@@ -19,6 +19,7 @@ pub mod pagination;
 pub mod policies;
 pub mod property_mappings;
 pub mod saml_mappings;
+pub mod saml_schema;
 pub mod providers;
 pub mod refresh_tokens;
 pub mod schema;

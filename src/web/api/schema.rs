@@ -380,6 +380,7 @@ fn with_stage_schemas(mut schemas: Value) -> Value {
         if let Value::Object(authenticators) = super::authenticators::component_schemas() {
             map.extend(authenticators);
         }
+        map.extend(super::saml_schema::component_schemas());
     }
     schemas
 }
@@ -434,6 +435,20 @@ pub fn document() -> Value {
         "providers",
         "ProxyProvider",
         ("id", "integer"),
+    );
+    crud(
+        &mut paths,
+        "/providers/saml/",
+        "providers",
+        "SAMLProvider",
+        ("id", "integer"),
+    );
+    crud(
+        &mut paths,
+        "/propertymappings/provider/saml/",
+        "propertymappings",
+        "SAMLPropertyMapping",
+        ("pm_uuid", "string"),
     );
     crud(
         &mut paths,

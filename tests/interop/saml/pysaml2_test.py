@@ -134,6 +134,11 @@ def create_saml_app(slug: str, sp_entity: str, acs: str, extra: dict) -> dict:
         },
     )
     api("POST", "core/applications/", 201, json={"name": f"pysaml2 {slug}", "slug": slug, "provider": provider["pk"]})
+    # authentik's own API client reads the answer as its SAMLProvider model.
+    from authentik_client.models import SAMLProvider
+
+    parsed = SAMLProvider.from_dict(api("GET", f"providers/saml/{provider['pk']}/", 200))
+    expect(parsed.acs_url == acs and parsed.audience == sp_entity, f"authentik_client reads {parsed}")
     return provider
 
 
