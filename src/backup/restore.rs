@@ -44,6 +44,12 @@ pub fn restore(archive_path: &Path, data_dir: &Path, force: bool) -> anyhow::Res
     create_private_dirs(parent)?;
     let staging = Staging::beside(data_dir, "gatehouse-restore")?;
     archive::extract(archive_path, staging.path())?;
+    // Run as root (the usual case for /var/lib/gatehouse), the files would belong to
+    // root and the service account could not read them: give them the owner of the
+    // directory they replace (systemd's StateDirectory or the tmpfiles entry made it).
+    if let Some(owner) = owner_of(data_dir) {
+        chown_tree(staging.path(), owner)?;
+    }
 
     let moved_aside = if occupied {
         let aside = aside_name(data_dir);
@@ -73,6 +79,44 @@ pub fn restore(archive_path: &Path, data_dir: &Path, force: bool) -> anyhow::Res
         manifest,
         moved_aside,
     })
+}
+
+#[cfg(unix)]
+fn owner_of(path: &Path) -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.uid(), metadata.gid()))
+}
+
+#[cfg(not(unix))]
+fn owner_of(_: &Path) -> Option<(u32, u32)> {
+    None
+}
+
+/// Changes the owner of `root` and everything under it (no-op when it already matches,
+/// which is the case whenever restore does not run as root).
+#[cfg(unix)]
+fn chown_tree(root: &Path, (uid, gid): (u32, u32)) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let metadata = std::fs::symlink_metadata(&path)?;
+        if metadata.uid() != uid || metadata.gid() != gid {
+            std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
+                .with_context(|| format!("cannot give {} to uid {uid}", path.display()))?;
+        }
+        if metadata.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                pending.push(entry?.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn chown_tree(_: &Path, _: (u32, u32)) -> anyhow::Result<()> {
+    Ok(())
 }
 
 fn is_occupied(data_dir: &Path) -> anyhow::Result<bool> {

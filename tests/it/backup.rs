@@ -318,3 +318,35 @@ fn backup_with_no_server_running_copies_the_state_itself() {
         text(&output)
     );
 }
+
+/// Restore usually runs as root into /var/lib/gatehouse: the files must end up owned by
+/// the service account that owns the directory, or the service cannot read them.
+#[cfg(unix)]
+#[test]
+fn restored_files_belong_to_the_owner_of_the_data_directory() {
+    use std::os::unix::fs::MetadataExt;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(TestServer::spawn());
+    let dir = Arc::clone(&server.dir);
+    runtime.block_on(server.stop());
+    let backups = TempDir::new().unwrap();
+    let archive = backups.path().join("b.tar.gz");
+    let output = gatehouse(dir.path(), &["backup", archive.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+
+    let target = TempDir::new().unwrap();
+    let data = target.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    if std::fs::metadata(&data).unwrap().uid() != 0 {
+        eprintln!("not root: ownership hand-over not exercised");
+        return;
+    }
+    let (uid, gid) = (65534, 65534);
+    std::os::unix::fs::chown(&data, Some(uid), Some(gid)).unwrap();
+    let output = gatehouse(&data, &["restore", archive.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+    for name in ["", "gatehouse.db", "secret.key", "ephemeral.redb"] {
+        let metadata = std::fs::metadata(data.join(name)).unwrap();
+        assert_eq!((metadata.uid(), metadata.gid()), (uid, gid), "{name}");
+    }
+}
