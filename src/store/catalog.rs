@@ -289,13 +289,18 @@ impl Catalog {
             .and_then(|slug| self.applications_by_slug.get(slug))
     }
 
-    /// The launcher's URL for an application: its own, else its provider's default.
+    /// The launcher's URL for an application: its own, else its provider's default (for
+    /// a SAML provider, authentik's: the IdP-initiated sign-in, a path on gatehouse).
     pub fn launch_url(&self, application: &Application) -> Option<String> {
         application.launch_url().map(str::to_owned).or_else(|| {
-            application
-                .provider
-                .and_then(|id| self.provider(id))
-                .and_then(Provider::default_launch_url)
+            let provider = application.provider.and_then(|id| self.provider(id))?;
+            if provider.saml().is_some() {
+                return Some(format!(
+                    "/application/saml/{}/sso/binding/init/",
+                    application.slug
+                ));
+            }
+            provider.default_launch_url()
         })
     }
 

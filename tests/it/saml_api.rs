@@ -46,6 +46,17 @@ async fn saml_providers_round_trip_in_authentiks_shape() {
 
     let list: Value = server.admin_get(PATH).await.json().await.unwrap();
     assert_eq!(list["pagination"]["count"], 1);
+    // The launcher opens a SAML application through IdP-initiated sign-in.
+    let app: Value = server
+        .admin_get("/api/v3/core/applications/wiki/")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        app["launch_url"],
+        "/application/saml/wiki/sso/binding/init/"
+    );
     let all: Value = server
         .admin_get("/api/v3/providers/all/")
         .await
@@ -108,6 +119,7 @@ const SP_METADATA: &str = r#"<?xml version="1.0"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://nextcloud.example.com/saml">
   <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
     <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://nextcloud.example.com/saml/sls"/>
+    KEY_DESCRIPTOR
     <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://nextcloud.example.com/saml/acs" index="1"/>
   </md:SPSSODescriptor>
@@ -117,11 +129,31 @@ const SP_METADATA: &str = r#"<?xml version="1.0"?>
 async fn importing_sp_metadata_creates_a_provider() {
     let server = TestServer::spawn().await;
     let flow = flow_pk(&server, IMPLICIT_CONSENT).await;
+    // The SP publishes one certificate for both uses (no `use` attribute).
+    let pair = gatehouse::crypto::keys::generate(
+        gatehouse::model::KeyType::Rsa,
+        "nextcloud.example.com",
+        &[],
+        30,
+        gatehouse::model::Timestamp(0),
+    )
+    .unwrap();
+    let der_base64: String = pair
+        .certificate_pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let metadata = SP_METADATA.replace(
+        "KEY_DESCRIPTOR",
+        &format!(
+            r#"<md:KeyDescriptor><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{der_base64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
+        ),
+    );
     let boundary = "gatehouse-boundary-42";
     let body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nNextcloud\r\n\
          --{boundary}\r\nContent-Disposition: form-data; name=\"authorization_flow\"\r\n\r\n{flow}\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"sp.xml\"\r\nContent-Type: text/xml\r\n\r\n{SP_METADATA}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"sp.xml\"\r\nContent-Type: text/xml\r\n\r\n{metadata}\r\n\
          --{boundary}--\r\n"
     );
     let imported = reqwest::Client::new()
@@ -154,6 +186,9 @@ async fn importing_sp_metadata_creates_a_provider() {
         "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
     );
     assert!(provider["signing_kp"].is_string(), "{provider}");
+    // The SP's certificate verifies its requests and encrypts its assertions.
+    assert!(provider["verification_kp"].is_string(), "{provider}");
+    assert_eq!(provider["encryption_kp"], provider["verification_kp"]);
 
     let broken = server
         .admin_send(

@@ -593,3 +593,41 @@ async fn assertions_are_encrypted_for_the_sps_certificate() {
     )
     .expect("the response's signature verifies");
 }
+
+#[tokio::test]
+async fn force_authn_signs_in_again() {
+    let server = TestServer::spawn().await;
+    let sp = Sp::create(&server, "wiki", json!({})).await;
+    let mut ua = UserAgent::new(&server, "alice").await;
+    ua.sign_in().await;
+    server.clock.advance(60);
+    let plain = sp.authn_request("_plain", &now_instant(&server), "redirect", "");
+    let before = ua.flows.len();
+    let (status, _) = page_of(
+        &ua.go(&sp.redirect_url("sso/binding/redirect/", &plain, None))
+            .await,
+    );
+    assert_eq!(
+        (status, ua.flows.len()),
+        (200, before),
+        "the session is enough"
+    );
+    let forced = sp.authn_request(
+        "_forced",
+        &now_instant(&server),
+        "redirect",
+        r#"ForceAuthn="true""#,
+    );
+    let (status, html) = page_of(
+        &ua.go(&sp.redirect_url("sso/binding/redirect/", &forced, None))
+            .await,
+    );
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(
+        ua.flows.get(before).map(String::as_str),
+        Some("default-authentication-flow"),
+        "signed in again: {:?}",
+        ua.flows
+    );
+    read_form(&html);
+}

@@ -89,6 +89,8 @@ pub struct SpMetadata {
     pub name_id_format: Option<String>,
     /// PEM of the SP's signing certificate, when it publishes one.
     pub signing_certificate_pem: Option<String>,
+    /// PEM of the certificate assertions are to be encrypted for, when it publishes one.
+    pub encryption_certificate_pem: Option<String>,
     pub wants_assertions_signed: bool,
 }
 
@@ -131,10 +133,12 @@ fn pem_of(der: &[u8]) -> String {
     )
 }
 
-fn signing_certificate(descriptor: &Element) -> Option<String> {
+/// The first certificate published for `usage` (`signing`, `encryption`); a
+/// KeyDescriptor without `use` serves both.
+fn certificate_for(descriptor: &Element, usage: &str) -> Option<String> {
     descriptor
         .find_children(METADATA_NS, "KeyDescriptor")
-        .filter(|key| key.attribute("use").is_none_or(|usage| usage == "signing"))
+        .filter(|key| key.attribute("use").is_none_or(|given| given == usage))
         .filter_map(|key| {
             let text = key
                 .find_child(DSIG_NS, "KeyInfo")?
@@ -182,7 +186,8 @@ pub fn read_sp_metadata(document: &[u8]) -> Result<SpMetadata, String> {
         acs_binding,
         sls_url: pick_endpoint(descriptor, "SingleLogoutService"),
         name_id_format,
-        signing_certificate_pem: signing_certificate(descriptor),
+        signing_certificate_pem: certificate_for(descriptor, "signing"),
+        encryption_certificate_pem: certificate_for(descriptor, "encryption"),
         wants_assertions_signed: descriptor.attribute("WantAssertionsSigned") == Some("true"),
     })
 }

@@ -278,7 +278,12 @@ pub async fn import_metadata(
         return Err(ApiError::BadRequest("No file was submitted.".into()));
     };
     let verification_kp = match &sp.signing_certificate_pem {
-        Some(pem) => Some(store_certificate(&state, &sp.entity_id, pem).await?),
+        Some(pem) => Some(store_certificate(&state, &sp.entity_id, pem, "signing").await?),
+        None => None,
+    };
+    // An SP that publishes an encryption certificate gets its assertions encrypted.
+    let encryption_kp = match &sp.encryption_certificate_pem {
+        Some(pem) => Some(store_certificate(&state, &sp.entity_id, pem, "encryption").await?),
         None => None,
     };
     let input: SamlInput = serde_json::from_value(json!({
@@ -292,6 +297,7 @@ pub async fn import_metadata(
         "sls_binding": sp.sls_url.as_ref().map(|(_, binding)| *binding).unwrap_or_default(),
         "default_name_id_policy": sp.name_id_format.filter(|format| crate::model::saml::NAMEID_FORMATS.contains(&format.as_str())),
         "verification_kp": verification_kp.map(|id| id.to_string()),
+        "encryption_kp": encryption_kp.map(|id| id.to_string()),
     }))
     .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let catalog = state.catalog.load();
@@ -331,6 +337,7 @@ async fn store_certificate(
     state: &AppState,
     entity_id: &str,
     pem: &str,
+    usage: &str,
 ) -> Result<uuid::Uuid, ApiError> {
     let info = crate::crypto::keys::inspect_certificate(pem).map_err(|error| {
         ApiError::field("file", format!("The SP certificate is unusable: {error}"))
@@ -346,7 +353,7 @@ async fn store_certificate(
     let now: Timestamp = state.clock.now();
     let pair = CertificateKeyPair {
         id: uuid::Uuid::new_v4(),
-        name: format!("SAML {entity_id} ({})", now.to_rfc3339()),
+        name: format!("SAML {entity_id} {usage} ({})", now.to_rfc3339()),
         certificate_pem: pem.to_owned(),
         key_sealed: None,
         key_type: info.key_type,
