@@ -105,22 +105,13 @@ fi
 install -d -m 0755 "$CONFIG_DIR"
 install -d -m 0700 -o gatehouse -g gatehouse "$DATA_DIR"
 if [[ ! -f $CONFIG_DIR/gatehouse.toml ]]; then
-    cat >"$CONFIG_DIR/gatehouse.toml" <<'TOML'
-# gatehouse configuration. Everything has a default; uncomment what you change, then
-# `systemctl restart gatehouse`. Every key can also be set as an environment variable
-# in /etc/gatehouse/gatehouse.env (GATEHOUSE_LISTEN__HTTP=..., or authentik's AUTHENTIK_*).
-# The full reference is in the README ("Configuration").
-
-# [listen]
-# http = "0.0.0.0:9000"
-# https = "0.0.0.0:9443"
-# ldap = "0.0.0.0:3389"
-# ldaps = "0.0.0.0:6636"
-# metrics = "0.0.0.0:9300"
-
-# [log]
-# level = "info"
-TOML
+    # The commented defaults beside this script (packaging/gatehouse.toml), else an
+    # empty file: every setting has a default.
+    if [[ -f $HERE/gatehouse.toml ]]; then
+        cp "$HERE/gatehouse.toml" "$CONFIG_DIR/gatehouse.toml"
+    else
+        echo "# gatehouse configuration: see the README (\"Configuration\")." >"$CONFIG_DIR/gatehouse.toml"
+    fi
     chmod 0644 "$CONFIG_DIR/gatehouse.toml"
 fi
 
