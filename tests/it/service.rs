@@ -184,3 +184,91 @@ fn tables_and_versions(path: &Path) -> (Vec<String>, Vec<(u32, String)>) {
         .unwrap();
     (tables, versions)
 }
+
+/// SIGTERM while a client keeps writing: every write the server acknowledged (201) is
+/// in the database afterwards, and the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_loses_no_acknowledged_write() {
+    const TOKEN: &str = "service-test-token-0123456789abcdefghijklmnopqrstuv";
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut child = serve(&data, port)
+        .env("GATEHOUSE_BOOTSTRAP_TOKEN", TOKEN)
+        .env("GATEHOUSE_BOOTSTRAP_PASSWORD", "bootstrap-password")
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client
+        .get(format!("{base}/-/health/live/"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the server came up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Four writers, each until its first failure (the server has stopped accepting).
+    let mut writers = Vec::new();
+    for writer in 0..4 {
+        let (client, url) = (client.clone(), format!("{base}/api/v3/core/groups/"));
+        writers.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for n in 0.. {
+                let name = format!("load-{writer}-{n}");
+                let sent = client
+                    .post(&url)
+                    .bearer_auth(TOKEN)
+                    .json(&serde_json::json!({"name": name}))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) if response.status() == 201 => acknowledged.push(name),
+                    _ => break,
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut acknowledged = Vec::new();
+    for writer in writers {
+        acknowledged.extend(writer.await.unwrap());
+    }
+    let status = tokio::task::spawn_blocking(move || {
+        let status = wait_for_exit(&mut child, Duration::from_secs(30));
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+        (status, log)
+    })
+    .await
+    .unwrap();
+    assert!(status.0.success(), "exit {:?}\n{}", status.0, status.1);
+    assert!(
+        acknowledged.len() > 10,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+
+    let conn = rusqlite::Connection::open(data.join("gatehouse.db")).unwrap();
+    let stored: std::collections::HashSet<String> = conn
+        .prepare("SELECT name FROM groups")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|name| !stored.contains(*name))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+}
