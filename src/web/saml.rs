@@ -264,7 +264,7 @@ async fn logout(
     let services = services(state);
     let session = load_session(http);
     let base = ClientMeta::of(http).base_url();
-    let outcome = slo::logout(&services, slug, incoming, &base, session.as_ref()).await;
+    let (outcome, ended) = slo::logout(&services, slug, incoming, &base, session.as_ref()).await;
     let mut response = match outcome {
         LogoutOutcome::Deliver(delivery) => answer(state, http, Outcome::Deliver(delivery)),
         LogoutOutcome::SignedOut => message_page(
@@ -277,7 +277,7 @@ async fn logout(
         ),
         LogoutOutcome::Invalid(message) => return invalid_page(state, http, &message),
     };
-    if session.is_some() {
+    if ended {
         let https = ClientMeta::of(http).https;
         let mut cookie = base_cookie(
             SESSION_COOKIE,

@@ -631,3 +631,41 @@ async fn force_authn_signs_in_again() {
     );
     read_form(&html);
 }
+
+#[tokio::test]
+async fn a_logout_for_another_session_leaves_this_one_alone() {
+    let server = TestServer::spawn().await;
+    let sp = Sp::create(&server, "wiki", json!({})).await;
+    let mut ua = UserAgent::new(&server, "alice").await;
+    ua.sign_in().await;
+    let logout = |index: &str, instant: &str| {
+        format!(
+            r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lo" Version="2.0" IssueInstant="{instant}"><saml:Issuer>{}</saml:Issuer><saml:NameID>x</saml:NameID><samlp:SessionIndex>{index}</samlp:SessionIndex></samlp:LogoutRequest>"#,
+            sp.entity_id
+        )
+    };
+    let stale = ua
+        .get(&sp.redirect_url(
+            "slo/binding/redirect/",
+            &logout("_other", &now_instant(&server)),
+            None,
+        ))
+        .await;
+    assert_eq!(
+        stale.status(),
+        200,
+        "signed-out page (no SLO URL configured)"
+    );
+    assert!(
+        ua.cookie("gatehouse_session").is_some(),
+        "this session stays"
+    );
+    let me = ua.get(&server.url("/api/v3/core/users/me/")).await;
+    assert_eq!(me.status(), 200);
+
+    let old = logout("_other", "2001-01-01T00:00:00Z");
+    let expired = ua
+        .get(&sp.redirect_url("slo/binding/redirect/", &old, None))
+        .await;
+    assert_eq!(expired.status(), 400);
+}

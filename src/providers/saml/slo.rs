@@ -18,6 +18,10 @@ use super::sso::Outcome;
 use super::xml::RedirectMessage;
 use super::{SamlServices, issuer};
 
+/// How old a LogoutRequest may be, and how far in the future (clock skew).
+const LOGOUT_MAX_AGE_SECS: i64 = 600;
+const LOGOUT_MAX_SKEW_SECS: i64 = 180;
+
 /// What the transport does: the session (if any) is over in every case but `Invalid`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogoutOutcome {
@@ -27,12 +31,27 @@ pub enum LogoutOutcome {
     Invalid(String),
 }
 
+/// Handles the LogoutRequest; also says whether the browser's session was ended (its
+/// cookie goes then).
 pub async fn logout(
     services: &SamlServices,
     slug: &str,
     incoming: Incoming<'_>,
     base_url: &str,
     session: Option<&ActiveSession>,
+) -> (LogoutOutcome, bool) {
+    let mut ended = false;
+    let outcome = answer_logout(services, slug, incoming, base_url, session, &mut ended).await;
+    (outcome, ended)
+}
+
+async fn answer_logout(
+    services: &SamlServices,
+    slug: &str,
+    incoming: Incoming<'_>,
+    base_url: &str,
+    session: Option<&ActiveSession>,
+    ended: &mut bool,
 ) -> LogoutOutcome {
     let catalog = services.catalog.load();
     let (application, _, saml) = match super::sso::saml_application(&catalog, slug) {
@@ -55,8 +74,23 @@ pub async fn logout(
             "The logout request does not come from this application's service provider.".into(),
         );
     }
+    let age = services.clock.now().0 - request.issue_instant.0;
+    if !(-LOGOUT_MAX_SKEW_SECS..=LOGOUT_MAX_AGE_SECS).contains(&age) {
+        return LogoutOutcome::Invalid(
+            "The logout request has expired; sign out from the application again.".into(),
+        );
+    }
+    // A SessionIndex names the gatehouse session the SP's came from: a different one
+    // (signed in again since) is left alone, so a stale request cannot end a new session.
+    let session = session.filter(|session| {
+        request
+            .session_index
+            .as_deref()
+            .is_none_or(|index| index == super::sso::session_index(services, session))
+    });
     if let Some(session) = session {
         let _ = services.sessions.revoke_digest(&session.digest);
+        *ended = true;
         let user_id = session.record.user;
         let user = services
             .db

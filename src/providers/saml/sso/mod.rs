@@ -16,7 +16,7 @@ use crate::session::{ActiveSession, ClientInfo};
 
 use super::deliver::Delivery;
 
-pub use answer::{saml_application, signing_material};
+pub use answer::{saml_application, session_index, signing_material};
 pub use resume::resume;
 pub use start::{start_idp_initiated, start_sp_initiated};
 
