@@ -41,6 +41,8 @@ mod oauth_flows;
 mod page_login;
 mod proxy_upstream;
 mod saml_api;
+mod saml_keys;
+mod saml_slo;
 mod saml_sso;
 mod service;
 mod sessions;

@@ -283,9 +283,22 @@ fn apply_keys(
         }
     }
     if let Some(id) = saml.signing_kp {
-        let is_ed25519 = catalog
-            .keypair(id)
-            .is_some_and(|pair| pair.key_type == crate::model::KeyType::Ed25519);
+        let key_type = catalog.keypair(id).map(|pair| pair.key_type);
+        // The signature algorithm must fit the key, or every sign-in would fail.
+        let ecdsa = SignatureAlgorithm::from_uri(&saml.signature_algorithm)
+            == Some(SignatureAlgorithm::EcdsaSha256);
+        match key_type {
+            Some(crate::model::KeyType::EcP256) if !ecdsa => errors.add(
+                "signature_algorithm",
+                "The signing key is an EC key: choose http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256.",
+            ),
+            Some(crate::model::KeyType::Rsa) if ecdsa => errors.add(
+                "signature_algorithm",
+                "The signing key is an RSA key: choose an RSA signature algorithm.",
+            ),
+            _ => {}
+        }
+        let is_ed25519 = key_type == Some(crate::model::KeyType::Ed25519);
         if is_ed25519 {
             errors.add(
                 "signing_kp",
