@@ -6,7 +6,7 @@
 //! Protocol: the client writes one command line; the server answers `ok <length>\n`
 //! followed by that many bytes, or `error <message>\n`. Commands:
 //! - `kv-snapshot`: a fresh redb file holding every ephemeral entry as one read
-//!   transaction saw it (see `RedbKv::snapshot_to`).
+//!   transaction saw it (the redb adapter's `snapshot_to`, handed in by `app.rs`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -50,8 +50,14 @@ impl ControlSocket {
         let data_dir = data_dir.to_path_buf();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        // Out of file descriptors, say: wait instead of spinning.
+                        tracing::warn!(%error, "control socket accept failed");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
                 };
                 let snapshot = Arc::clone(&snapshot);
                 let data_dir = data_dir.clone();
