@@ -98,3 +98,47 @@ async fn a_logout_for_another_session_leaves_this_one_alone() {
         .await;
     assert_eq!(expired.status(), 400);
 }
+
+#[tokio::test]
+async fn a_posted_logout_request_is_answered_by_signed_redirect() {
+    let server = TestServer::spawn().await;
+    let sp = Sp::create(
+        &server,
+        "wiki",
+        json!({"sls_url": "https://wiki.example.com/saml/sls", "sls_binding": "redirect"}),
+    )
+    .await;
+    let certificate = idp_certificate(&sp).await;
+    let mut ua = UserAgent::new(&server, "alice").await;
+    ua.sign_in().await;
+    let logout = format!(
+        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lo-post" Version="2.0" IssueInstant="{}"><saml:Issuer>{}</saml:Issuer><saml:NameID>x</saml:NameID></samlp:LogoutRequest>"#,
+        now_instant(&server),
+        sp.entity_id
+    );
+    let answer = ua
+        .http
+        .post(sp.endpoint("slo/binding/post/"))
+        .form(&[
+            ("SAMLRequest", codec::encode_base64(logout.as_bytes())),
+            ("RelayState", "rs".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 302);
+    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    let (target, query) = location.split_once('?').unwrap();
+    assert_eq!(target, "https://wiki.example.com/saml/sls");
+    let verified = xml::verify_redirect(
+        query,
+        std::slice::from_ref(&certificate),
+        &Default::default(),
+    )
+    .expect("the LogoutResponse query is signed by the IdP");
+    assert_eq!(verified.relay_state.as_deref(), Some("rs"));
+    let response = xml::parse(&codec::inflate_base64(&verified.message).unwrap()).unwrap();
+    assert!(response.is(SAMLP_NS, "LogoutResponse"));
+    assert_eq!(response.attribute("InResponseTo"), Some("_lo-post"));
+    assert_eq!(ua.cookie("gatehouse_session"), None);
+}
