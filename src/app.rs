@@ -54,6 +54,8 @@ pub struct RunningApp {
     kv: Arc<dyn Kv>,
     /// `gatehouse backup` asks through it for a copy of the redb state (redb only).
     control: Option<crate::backup::control::ControlSocket>,
+    /// The SQLite file, checkpointed on a clean stop.
+    database: std::path::PathBuf,
 }
 
 impl RunningApp {
@@ -74,6 +76,12 @@ impl RunningApp {
         let _ = self.worker.await;
         if let Err(error) = self.kv.flush() {
             tracing::error!(%error, "could not flush ephemeral state");
+        }
+        let database = self.database;
+        match tokio::task::spawn_blocking(move || checkpoint_sqlite(&database)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "could not checkpoint the database"),
+            Err(error) => tracing::warn!(%error, "could not checkpoint the database"),
         }
     }
 
@@ -277,7 +285,17 @@ pub async fn start(
         ldap,
         kv,
         control,
+        database: data_dir.join("gatehouse.db"),
     })
+}
+
+/// Folds the write-ahead log into the database file once nothing writes any more, so a
+/// stopped server leaves one self-contained file (committed data is safe either way:
+/// this is tidiness for copies and upgrades, not durability).
+fn checkpoint_sqlite(path: &Path) -> Result<(), rusqlite::Error> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(2))?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
 }
 
 /// The control socket that lets `gatehouse backup` copy the redb state, which only this

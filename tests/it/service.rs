@@ -136,6 +136,9 @@ fn a_database_from_a_newer_gatehouse_is_refused_naming_both_versions() {
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
+    // The store was flushed: the write-ahead log is folded into the database file.
+    let wal = std::fs::metadata(data.join("gatehouse.db-wal")).map_or(0, |m| m.len());
+    assert_eq!(wal, 0, "the WAL is checkpointed on a clean stop");
     let conn = rusqlite::Connection::open(data.join("gatehouse.db")).unwrap();
     conn.execute_batch(
         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
@@ -258,6 +261,9 @@ async fn sigterm_under_load_loses_no_acknowledged_write() {
         acknowledged.len()
     );
 
+    // The store was flushed: the write-ahead log is folded into the database file.
+    let wal = std::fs::metadata(data.join("gatehouse.db-wal")).map_or(0, |m| m.len());
+    assert_eq!(wal, 0, "the WAL is checkpointed on a clean stop");
     let conn = rusqlite::Connection::open(data.join("gatehouse.db")).unwrap();
     let stored: std::collections::HashSet<String> = conn
         .prepare("SELECT name FROM groups")

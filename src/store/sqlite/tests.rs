@@ -38,9 +38,10 @@ fn a_database_from_a_newer_binary_is_refused() {
     assert_eq!(
         message,
         format!(
-            "database schema version {} is newer than this gatehouse binary supports \
+            "database schema version {} is newer than this gatehouse binary ({}) supports \
              ({newest}); upgrade gatehouse or restore a backup",
-            newest + 1
+            newest + 1,
+            env!("CARGO_PKG_VERSION")
         )
     );
 }
