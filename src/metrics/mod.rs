@@ -39,6 +39,8 @@ pub struct Metrics {
     http: Family<RouteLabels, Histogram, fn() -> Histogram>,
     /// `task`, `result`.
     tasks: Family<Labels<2>, Counter>,
+    /// `result`: `pass`, `fail` — one per evaluation of a set of bindings.
+    policies: Family<Labels<1>, Histogram, fn() -> Histogram>,
 }
 
 fn http_buckets() -> Histogram {
@@ -63,6 +65,7 @@ impl Metrics {
             ldap: Family::default(),
             http: Family::new_with_constructor(http_buckets as fn() -> Histogram),
             tasks: Family::default(),
+            policies: Family::new_with_constructor(http_buckets as fn() -> Histogram),
         };
         metrics.register()
     }
@@ -93,6 +96,11 @@ impl Metrics {
             "http_request_duration_seconds",
             "HTTP request duration by route pattern",
             self.http.clone(),
+        );
+        registry.register(
+            "policy_evaluation_seconds",
+            "Evaluations of policy bindings (flows, stages, applications) and their time",
+            self.policies.clone(),
         );
         registry.register(
             "worker_task_runs",
@@ -157,6 +165,13 @@ impl Metrics {
             .observe(seconds);
     }
 
+    pub fn policy_evaluation(&self, passing: bool, seconds: f64) {
+        let result = if passing { "pass" } else { "fail" };
+        self.policies
+            .get_or_create(&[("result", result)])
+            .observe(seconds);
+    }
+
     pub fn task_run(&self, task: &'static str, succeeded: bool) {
         let result = if succeeded { "success" } else { "failure" };
         self.tasks
@@ -196,6 +211,7 @@ mod tests {
             0.0002,
         );
         metrics.login("default-authentication-flow", false, "password");
+        metrics.policy_evaluation(true, 0.00003);
         let text = metrics.render();
         assert!(
             text.contains(
@@ -210,6 +226,10 @@ mod tests {
         assert!(text.contains(
             r#"gatehouse_logins_total{flow="default-authentication-flow",outcome="failure",stage="password"} 1"#
         ), "{text}");
+        assert!(
+            text.contains(r#"gatehouse_policy_evaluation_seconds_count{result="pass"} 1"#),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -130,6 +130,7 @@ impl PolicyEngine {
         mode: PolicyEngineMode,
         request: &PolicyRequest,
     ) -> PolicyResult {
+        let started = std::time::Instant::now();
         let mut enabled: Vec<&(PolicyBinding, Option<Policy>)> = bindings
             .iter()
             .filter(|(binding, _)| binding.enabled)
@@ -160,7 +161,12 @@ impl PolicyEngine {
             explanation.push(outcome);
             effects.extend(outcome_effects);
         }
-        PolicyResult::combine(mode, explanation, effects)
+        let result = PolicyResult::combine(mode, explanation, effects);
+        if !enabled.is_empty() {
+            crate::metrics::global()
+                .policy_evaluation(result.passing, started.elapsed().as_secs_f64());
+        }
+        result
     }
 
     /// Runs one policy outside any binding (an admin's "test policy"): no cache, the
