@@ -228,7 +228,9 @@ pub async fn start(
     let settings = Arc::new(settings);
     let state_hasher = hasher.clone();
     let state_db = db.clone();
+    let worker_heartbeat = crate::tasks::heartbeat::Heartbeat::default();
     let state = Data::new(AppState {
+        worker: worker_heartbeat.clone(),
         settings: Arc::clone(&settings),
         db,
         catalog,
@@ -258,6 +260,7 @@ pub async fn start(
     let handle = server.handle();
     let server = tokio::spawn(server);
     let worker = tokio::spawn(crate::tasks::run(
+        worker_heartbeat,
         ephemeral,
         Arc::clone(&kv),
         state_db,

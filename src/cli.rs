@@ -40,7 +40,8 @@ pub enum Command {
     Serve,
     /// Validate the configuration and print the effective settings (secrets masked).
     CheckConfig,
-    /// Exit 0 when the local server answers its liveness check (for container HEALTHCHECK).
+    /// Exit 0 when the local server is ready: storage answers and the background worker
+    /// ticks (for container HEALTHCHECK and packaging/install.sh).
     Healthcheck,
     /// Print a one-time login link for a user (authentik's `ak create_recovery_key`).
     RecoveryKey {
@@ -105,7 +106,7 @@ pub fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(3)))?;
     write!(
         stream,
-        "GET /-/health/live/ HTTP/1.0\r\nHost: localhost\r\n\r\n"
+        "GET /-/health/ready/ HTTP/1.0\r\nHost: localhost\r\n\r\n"
     )?;
     let mut head = [0u8; 16];
     let read = stream.read(&mut head)?;

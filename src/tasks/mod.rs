@@ -19,7 +19,10 @@ const HASH_BUFFERS_IDLE: Duration = Duration::from_secs(30);
 /// work buffers back to the system.
 use crate::metrics::global as metrics;
 
+pub mod heartbeat;
+
 pub async fn run(
+    heartbeat: heartbeat::Heartbeat,
     ephemeral: Ephemeral,
     kv: Arc<dyn Kv>,
     db: Db,
@@ -34,6 +37,7 @@ pub async fn run(
     let mut purge = tokio::time::interval(PURGE_EVERY);
     let mut trim = tokio::time::interval(TRIM_EVERY);
     loop {
+        heartbeat.beat();
         tokio::select! {
             () = &mut outbox => {}
             _ = trim.tick() => {

@@ -13,6 +13,8 @@ use crate::store::{CatalogHandle, Db, Ephemeral};
 use super::templates::Templates;
 
 pub struct AppState {
+    /// The background worker's heartbeat (readiness fails when it stops).
+    pub worker: crate::tasks::heartbeat::Heartbeat,
     pub settings: Arc<Settings>,
     pub db: Db,
     pub catalog: CatalogHandle,
