@@ -197,8 +197,6 @@ pub async fn start(
         policies: policies.clone(),
         events: events.clone(),
         clock: Arc::clone(&clock),
-        hasher: hasher.clone(),
-        secret_box: secret_box.clone(),
         directories: Default::default(),
         flows: flows.clone(),
         bind_cache: Default::default(),

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::crypto::{PasswordHasher, SecretBox};
 use crate::events::Events;
 use crate::policy::PolicyEngine;
 use crate::session::Sessions;
@@ -34,8 +33,6 @@ pub struct LdapServices {
     pub policies: PolicyEngine,
     pub events: Events,
     pub clock: Arc<dyn Clock>,
-    pub hasher: PasswordHasher,
-    pub secret_box: SecretBox,
     pub directories: directory::Directories,
     /// Runs bind flows headless.
     pub flows: crate::flow::engine::FlowEngine,
